@@ -1,0 +1,177 @@
+"""The `ragloom` command line: ingest documents, ask questions, inspect the config.
+
+Example:
+    $ ragloom ingest docs/
+    $ ragloom ask "How do I rotate the API keys?"
+    $ RAGLOOM_LLM__PROVIDER=openai RAGLOOM_LLM__MODEL=gpt-4o-mini ragloom ask "..."
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ragloom.config import RagConfig, load_config
+from ragloom.errors import RagloomError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="ragloom",
+    help="Retrieval-augmented generation over your documents: Ollama or OpenAI, Qdrant.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="A ragloom.yaml/.toml file (default: RAGLOOM_CONFIG or ./ragloom.yaml)."),
+]
+
+T = TypeVar("T")
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Run `action`, turning ragloom's errors into a red line and exit code 1."""
+    try:
+        return action()
+    except RagloomError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _sources_table(sources: list[Any]) -> Table:
+    table = Table(title="Sources", show_lines=False)
+    table.add_column("#", justify="right")
+    table.add_column("source")
+    table.add_column("page", justify="right")
+    table.add_column("score", justify="right")
+    for n, doc in enumerate(sources, start=1):
+        meta = doc.metadata
+        score = meta.get("score")
+        table.add_row(str(n), str(meta.get("source", doc.id or "")),
+                      "" if meta.get("page") is None else str(meta["page"]),
+                      "" if score is None else f"{score:.3f}")
+    return table
+
+
+def _stream_answer(cfg: RagConfig, payload: str | dict[str, Any]) -> tuple[str, list[Any]]:
+    from ragloom.chains import build_rag_chain
+
+    chain = build_rag_chain(cfg)
+    answer, sources = "", []
+    for chunk in chain.stream(payload):
+        if "sources" in chunk:
+            sources = chunk["sources"]
+        if "answer" in chunk:
+            answer += chunk["answer"]
+            console.print(chunk["answer"], end="", markup=False, highlight=False)
+    console.print()
+    return answer, sources
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    config: ConfigOption = None,
+    k: Annotated[int | None, typer.Option(help="Documents to retrieve.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Answer a question from the ingested documents, streaming the answer, then its sources."""
+    overrides: dict[str, Any] = {"retrieval": {"k": k}} if k else {}
+    cfg = _run(lambda: load_config(config, **overrides))
+    if as_json:
+        from ragloom.chains import build_rag_chain
+
+        result = _run(lambda: build_rag_chain(cfg).invoke(question))
+        print(json.dumps({
+            "question": result["question"], "answer": result["answer"],
+            "sources": [{"id": d.id, "content": d.page_content, "metadata": d.metadata}
+                        for d in result["sources"]],
+        }, indent=2, default=str))
+        return
+    _, sources = _run(lambda: _stream_answer(cfg, question))
+    if sources:
+        console.print(_sources_table(sources))
+
+
+@app.command()
+def chat(config: ConfigOption = None) -> None:
+    """Ask follow-up questions in a conversation (empty line or Ctrl-D to quit)."""
+    cfg = _run(lambda: load_config(config))
+    history: list[tuple[str, str]] = []
+    while True:
+        try:
+            question = console.input("[bold cyan]you>[/] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not question:
+            break
+        answer, sources = _run(
+            lambda q=question: _stream_answer(cfg, {"question": q, "chat_history": history})  # type: ignore[misc]
+        )
+        if sources:
+            console.print(_sources_table(sources))
+        history += [("human", question), ("ai", answer)]
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    config: ConfigOption = None,
+    prune: Annotated[bool, typer.Option(help="Delete chunks of files no longer under PATHS.")] = False,
+    glob: Annotated[list[str] | None, typer.Option(help="File pattern inside folders (repeatable).")] = None,
+) -> None:
+    """Load, split, embed and store documents; unchanged files cost nothing."""
+    from ragloom.ingest import ingest as run_ingest
+
+    cfg = _run(lambda: load_config(config))
+    report = _run(lambda: run_ingest([str(p) for p in paths], cfg, prune=prune, glob=glob))
+    table = Table(title=f"Ingested into {cfg.qdrant.collection!r}")
+    for column in ("added", "updated", "unchanged", "deleted", "failed"):
+        table.add_column(column, justify="right")
+    table.add_row(str(report.added), str(report.updated), str(report.unchanged),
+                  str(report.deleted), str(len(report.failed)))
+    console.print(table)
+    for failure in report.failed:
+        err_console.print(f"[red]failed:[/] {failure.path}: {failure.reason}", highlight=False)
+    if report.failed:
+        raise typer.Exit(2)
+
+
+@app.command("config")
+def show_config(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of YAML.")] = False,
+) -> None:
+    """Print the effective configuration (all sources merged), secrets masked."""
+    import yaml
+
+    from ragloom.config import config_file
+
+    cfg = _run(lambda: load_config(config))
+    data = cfg.masked()
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    source = config if config is not None else _run(config_file)
+    console.print(f"# config file: {source or '(none)'}", style="dim", highlight=False)
+    print(yaml.safe_dump(data, sort_keys=False), end="")
+
+
+def main() -> None:
+    """Entry point of the `ragloom` console script."""
+    app(prog_name="ragloom")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

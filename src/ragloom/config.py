@@ -1,0 +1,317 @@
+"""`RagConfig`: every setting ragloom reads, in one place.
+
+Sources, highest first: keyword arguments, environment variables (prefix
+``RAGLOOM_``, ``__`` between nested keys, e.g. ``RAGLOOM_LLM__MODEL``), a YAML or
+TOML file (``RAGLOOM_CONFIG``, else ``./ragloom.yaml`` / ``./ragloom.toml`` when
+present), then the defaults below. Nested sections merge key by key across sources.
+
+Example:
+    >>> from ragloom import RagConfig
+    >>> cfg = RagConfig(qdrant={"location": ":memory:"}, retrieval={"k": 6})
+    >>> cfg.retrieval.k, cfg.llm.provider
+    (6, 'ollama')
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+from ragloom.errors import ConfigError
+
+__all__ = [
+    "EmbeddingsSettings",
+    "IngestSettings",
+    "LLMSettings",
+    "PromptSettings",
+    "QdrantSettings",
+    "RagConfig",
+    "RetrievalSettings",
+    "load_config",
+]
+
+ENV_PREFIX = "RAGLOOM_"
+CONFIG_ENV_VAR = "RAGLOOM_CONFIG"
+DEFAULT_CONFIG_FILES = ("ragloom.yaml", "ragloom.yml", "ragloom.toml")
+
+_explicit_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "ragloom_config_file", default=None
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_default=True)
+
+
+class LLMSettings(_Section):
+    """The chat model."""
+
+    provider: str = "ollama"
+    """Provider name: `ollama`, `openai`, or any provider registered by a plugin."""
+    model: str = "llama3.2"
+    """Model name as the provider knows it (`llama3.2`, `gpt-4o-mini`, ...)."""
+    base_url: str | None = None
+    """Server URL. Ollama: `OLLAMA_HOST` or http://127.0.0.1:11434; OpenAI: the API's own."""
+    api_key: SecretStr | None = None
+    """API key. `openai` falls back to `OPENAI_API_KEY`; never logged or recorded."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Extra HTTP headers for every request (e.g. auth for an Ollama behind a proxy)."""
+    temperature: float = 0.1
+    """Sampling temperature."""
+    num_ctx: int | None = 8192
+    """Ollama only: context window in tokens (Ollama's default is small and truncates silently)."""
+    keep_alive: str | int | None = "30m"
+    """Ollama only: how long the model stays loaded between calls."""
+    timeout_s: float = 120.0
+    """Request timeout in seconds; covers a cold model load."""
+    max_retries: int = 2
+    """Retries for transient failures (connection reset, 5xx, 429)."""
+    auto_pull: bool = False
+    """Ollama only: pull the model when the server says it is missing."""
+    extra: dict[str, Any] = Field(default_factory=dict)
+    """Passed through unchanged to the LangChain chat model class."""
+
+
+class EmbeddingsSettings(_Section):
+    """The embedding model."""
+
+    provider: str = "ollama"
+    """Provider name: `ollama`, `openai`, or any provider registered by a plugin."""
+    model: str = "nomic-embed-text"
+    """Embedding model name as the provider knows it."""
+    base_url: str | None = None
+    """Server URL; same defaults as `llm.base_url`."""
+    api_key: SecretStr | None = None
+    """API key. `openai` falls back to `OPENAI_API_KEY`; never logged or recorded."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Extra HTTP headers for every request."""
+    keep_alive: str | int | None = "30m"
+    """Ollama only: how long the model stays loaded between calls."""
+    timeout_s: float = 120.0
+    """Request timeout in seconds; covers a cold model load."""
+    batch_size: int = Field(64, ge=1)
+    """Texts per embedding request."""
+    max_concurrency: int = Field(4, ge=1)
+    """Embedding requests in flight at once during ingestion."""
+    extra: dict[str, Any] = Field(default_factory=dict)
+    """Passed through unchanged to the LangChain embeddings class."""
+
+
+class QdrantSettings(_Section):
+    """Where vectors live."""
+
+    location: str = ".ragloom/qdrant"
+    """A folder (embedded, persistent) or `:memory:`; ignored when `url` is set."""
+    url: str | None = None
+    """`http(s)://host:6333`: a Qdrant server or cluster. Overrides `location`."""
+    api_key: SecretStr | None = None
+    """Qdrant server API key."""
+    prefer_grpc: bool = False
+    """Talk gRPC to the server (port 6334) instead of REST."""
+    collection: str = "ragloom"
+    """Collection name."""
+    distance: Literal["cosine", "dot", "euclid"] = "cosine"
+    """Vector distance, fixed when the collection is created."""
+    shard_number: int | None = None
+    """Server only: shards for a new collection."""
+    replication_factor: int | None = None
+    """Server only: replicas of each shard for a new collection."""
+    on_disk: bool = False
+    """Keep vectors on disk instead of in RAM (new collections)."""
+    quantization: Literal["scalar"] | None = None
+    """`scalar`: int8 scalar quantization for a new collection."""
+    timeout_s: float | None = None
+    """Request timeout for a Qdrant server."""
+
+
+class RetrievalSettings(_Section):
+    """How context is fetched for a question."""
+
+    mode: Literal["dense", "sparse", "hybrid"] = "dense"
+    """Dense vectors, sparse BM25-style vectors, or both fused with RRF."""
+    search: Literal["similarity", "mmr", "threshold"] = "similarity"
+    """Plain similarity, maximal marginal relevance, or a score threshold."""
+    k: int = Field(4, ge=1)
+    """Documents returned, exactly."""
+    fetch_k: int = Field(20, ge=1)
+    """Candidates fetched before MMR re-ranking."""
+    lambda_mult: float = Field(0.5, ge=0.0, le=1.0)
+    """MMR: 1 favours relevance, 0 favours diversity."""
+    score_threshold: float | None = None
+    """`threshold` search: the lowest relevance score kept."""
+    filter: dict[str, Any] | None = None
+    """A Qdrant filter as a mapping, or `{"key": value}` for exact payload matches."""
+    multi_query: bool = False
+    """Ask the chat model for variants of the question and merge their results."""
+
+
+class PromptSettings(_Section):
+    """The prompts sent to the chat model."""
+
+    template: str | None = None
+    """Answer prompt template text or a path to a file; null means the built-in one."""
+    condense_template: str | None = None
+    """Prompt that turns a follow-up plus chat history into a standalone question."""
+
+
+class IngestSettings(_Section):
+    """How files become chunks."""
+
+    chunk_size: int = Field(1000, ge=1)
+    """Target chunk size in characters."""
+    chunk_overlap: int = Field(150, ge=0)
+    """Characters shared by neighbouring chunks."""
+    glob: list[str] = Field(
+        default_factory=lambda: ["**/*.txt", "**/*.md", "**/*.markdown", "**/*.html",
+                                 "**/*.htm", "**/*.pdf"]
+    )
+    """Patterns of files picked up inside a folder."""
+
+
+class RagConfig(BaseSettings):
+    """The whole configuration of a ragloom pipeline.
+
+    Example:
+        >>> cfg = RagConfig(llm={"provider": "openai", "model": "gpt-4o-mini"})
+        >>> cfg.llm.model
+        'gpt-4o-mini'
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        use_attribute_docstrings=True,
+        nested_model_default_partial_update=True,
+    )
+
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    """The chat model."""
+    embeddings: EmbeddingsSettings = Field(default_factory=EmbeddingsSettings)
+    """The embedding model."""
+    qdrant: QdrantSettings = Field(default_factory=QdrantSettings)
+    """The vector store."""
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    """Retrieval of context."""
+    prompt: PromptSettings = Field(default_factory=PromptSettings)
+    """Prompts."""
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    """Loading and splitting files."""
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc, config_file())) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order the sources: keyword arguments, environment, config file."""
+        path = config_file()
+        if path is None:
+            return (init_settings, env_settings)
+        if path.suffix == ".toml":
+            file_source: PydanticBaseSettingsSource = TomlConfigSettingsSource(settings_cls, path)
+        else:
+            file_source = YamlConfigSettingsSource(settings_cls, path)
+        return (init_settings, env_settings, file_source)
+
+    def masked(self) -> dict[str, Any]:
+        """The configuration as plain data with every secret shown as `**********`.
+
+        Example:
+            >>> RagConfig(llm={"api_key": "sk-123"}).masked()["llm"]["api_key"]
+            '**********'
+        """
+        return self.model_dump(mode="json")
+
+
+def config_file() -> Path | None:
+    """The config file in force: `load_config(path)`, `RAGLOOM_CONFIG`, or one in the cwd."""
+    explicit = _explicit_file.get() or os.environ.get(CONFIG_ENV_VAR)
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"config file {str(path)!r} does not exist: fix the path"
+                f" (or unset {CONFIG_ENV_VAR})"
+            )
+        if path.suffix not in {".yaml", ".yml", ".toml"}:
+            raise ConfigError(f"config file {str(path)!r} must end in .yaml, .yml or .toml")
+        return path
+    for name in DEFAULT_CONFIG_FILES:
+        candidate = Path.cwd() / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@contextmanager
+def _using_file(path: str | os.PathLike[str] | None) -> Iterator[None]:
+    token = _explicit_file.set(Path(path) if path is not None else None)
+    try:
+        yield
+    finally:
+        _explicit_file.reset(token)
+
+
+def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> RagConfig:
+    """Load the configuration from a file, the environment and keyword overrides.
+
+    Args:
+        path: A `.yaml`/`.yml`/`.toml` file. Default: `RAGLOOM_CONFIG`, else
+            `./ragloom.yaml` or `./ragloom.toml` if present, else none.
+        **overrides: Sections or values that win over every other source.
+
+    Returns:
+        The validated `RagConfig`.
+
+    Raises:
+        ConfigError: The file is missing or unreadable, or a key is unknown or mistyped.
+
+    Example:
+        >>> cfg = load_config(qdrant={"location": ":memory:"})
+        >>> cfg.qdrant.location
+        ':memory:'
+    """
+    with _using_file(path):
+        try:
+            return RagConfig(**overrides)
+        except ConfigError:
+            raise
+        except (OSError, ValueError) as exc:  # unreadable or malformed YAML/TOML
+            raise ConfigError(f"could not read config file {str(config_file())!r}: {exc}") from None
+
+
+def _explain(exc: ValidationError, path: Path | None) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        env_name = ENV_PREFIX + "__".join(str(part) for part in error["loc"]).upper()
+        where = f" (environment variable {env_name})" if env_name in os.environ else ""
+        if error["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key{where}; check the spelling against the reference")
+        else:
+            lines.append(f"  {key}: {error['msg']} (got {error.get('input')!r}){where}")
+    source = f" in {str(path)!r} or the environment" if path else ""
+    return f"invalid ragloom configuration{source}:\n" + "\n".join(lines)

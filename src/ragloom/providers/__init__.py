@@ -1,0 +1,176 @@
+"""The provider-agnostic adapter: provider name → chat model and embeddings.
+
+Built-ins: ``ollama`` (langchain-ollama) and ``openai`` (langchain-openai; also any
+OpenAI-compatible server through ``base_url``, Ollama's ``/v1`` included). Third
+parties add providers through the entry-point group ``ragloom.providers``, whose
+entries point at a `Provider` instance or class::
+
+    [project.entry-points."ragloom.providers"]
+    mycloud = "ragloom_mycloud:MyCloudProvider"
+
+Example:
+    >>> from ragloom import RagConfig, build_embeddings
+    >>> emb = build_embeddings(RagConfig(embeddings={"model": "all-minilm"}))
+    >>> type(emb).__name__
+    'OllamaEmbeddings'
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Protocol, runtime_checkable
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+
+from ragloom.config import EmbeddingsSettings, LLMSettings, RagConfig, load_config
+from ragloom.errors import ConfigError
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Provider",
+    "available_providers",
+    "build_chat_model",
+    "build_embeddings",
+    "get_provider",
+    "register_provider",
+]
+
+ENTRY_POINT_GROUP = "ragloom.providers"
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """What a provider plugin implements: two factories from config sections.
+
+    Example:
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> class FakeProvider:
+        ...     name = "fake"
+        ...     def chat_model(self, settings): raise NotImplementedError
+        ...     def embeddings(self, settings): return DeterministicFakeEmbedding(size=8)
+        >>> register_provider(FakeProvider())
+    """
+
+    name: str
+    """The name used in `llm.provider` / `embeddings.provider`."""
+
+    def chat_model(self, settings: LLMSettings) -> BaseChatModel:
+        """Build the chat model described by the `llm` section."""
+        ...
+
+    def embeddings(self, settings: EmbeddingsSettings) -> Embeddings:
+        """Build the embeddings model described by the `embeddings` section."""
+        ...
+
+
+_registry: dict[str, Provider] = {}
+_entry_points_loaded = False
+
+
+def register_provider(provider: Provider, *, name: str | None = None) -> None:
+    """Make a provider available under `name` (default: `provider.name`).
+
+    Example:
+        >>> from ragloom.providers.ollama import OllamaProvider
+        >>> register_provider(OllamaProvider(), name="my-ollama")
+    """
+    if not isinstance(provider, Provider):
+        raise TypeError(f"{provider!r} lacks name/chat_model/embeddings; see ragloom.Provider")
+    _registry[name or provider.name] = provider
+
+
+def _load_builtins_and_plugins() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    from ragloom.providers.ollama import OllamaProvider
+    from ragloom.providers.openai import OpenAIProvider
+
+    _registry.setdefault("ollama", OllamaProvider())
+    _registry.setdefault("openai", OpenAIProvider())
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = entry.load()
+        except Exception as exc:  # a broken plugin must not break the other providers
+            raise ConfigError(
+                f"provider plugin {entry.name!r} ({entry.value}) failed to import: {exc};"
+                f" reinstall or uninstall the package that provides it"
+            ) from exc
+        provider = loaded() if isinstance(loaded, type) else loaded
+        _registry.setdefault(entry.name, provider)
+
+
+def available_providers() -> list[str]:
+    """Names of every registered provider, built-ins and plugins.
+
+    Example:
+        >>> {"ollama", "openai"} <= set(available_providers())
+        True
+    """
+    _load_builtins_and_plugins()
+    return sorted(_registry)
+
+
+def get_provider(name: str) -> Provider:
+    """The provider registered under `name`.
+
+    Raises:
+        ConfigError: No provider has that name.
+
+    Example:
+        >>> get_provider("ollama").name
+        'ollama'
+    """
+    _load_builtins_and_plugins()
+    try:
+        return _registry[name]
+    except KeyError:
+        known = ", ".join(sorted(_registry))
+        raise ConfigError(
+            f"unknown provider {name!r}: choose one of {known}, or install a plugin that"
+            f" registers it under the {ENTRY_POINT_GROUP!r} entry-point group"
+        ) from None
+
+
+def build_chat_model(cfg: RagConfig | None = None) -> BaseChatModel:
+    """Build the chat model named by `cfg.llm`.
+
+    Args:
+        cfg: The configuration; default `load_config()`.
+
+    Returns:
+        A LangChain chat model (`ChatOllama`, `ChatOpenAI`, or a plugin's).
+
+    Raises:
+        ConfigError: Unknown provider or unusable settings.
+
+    Example:
+        >>> llm = build_chat_model(RagConfig(llm={"model": "smollm2:135m"}))
+        >>> llm.model
+        'smollm2:135m'
+    """
+    cfg = cfg if cfg is not None else load_config()
+    return get_provider(cfg.llm.provider).chat_model(cfg.llm)
+
+
+def build_embeddings(cfg: RagConfig | None = None) -> Embeddings:
+    """Build the embeddings model named by `cfg.embeddings`.
+
+    Args:
+        cfg: The configuration; default `load_config()`.
+
+    Returns:
+        A LangChain `Embeddings` (`OllamaEmbeddings`, `OpenAIEmbeddings`, or a plugin's).
+
+    Raises:
+        ConfigError: Unknown provider or unusable settings.
+
+    Example:
+        >>> emb = build_embeddings(RagConfig(embeddings={"model": "all-minilm"}))
+        >>> emb.model
+        'all-minilm'
+    """
+    cfg = cfg if cfg is not None else load_config()
+    return get_provider(cfg.embeddings.provider).embeddings(cfg.embeddings)
