@@ -12,6 +12,7 @@ Example:
     >>> chain = build_rag_chain()                                   # doctest: +SKIP
     >>> result = chain.invoke("How do I rotate the API keys?")      # doctest: +SKIP
     >>> result["answer"], result["sources"]                         # doctest: +SKIP
+
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ def build_rag_chain(
         ...                         retriever=retriever)
         >>> chain.invoke("Who?")["answer"]
         "I don't know."
+
     """
     cfg = cfg if cfg is not None else load_config()
     llm = llm if llm is not None else build_chat_model(cfg)

@@ -4,6 +4,7 @@ Example:
     $ ragloom ingest docs/
     $ ragloom ask "How do I rotate the API keys?"
     $ RAGLOOM_LLM__PROVIDER=openai RAGLOOM_LLM__MODEL=gpt-4o-mini ragloom ask "..."
+
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ err_console = Console(stderr=True)
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="A ragloom.yaml/.toml file (default: RAGLOOM_CONFIG or ./ragloom.yaml)."),
+    typer.Option(
+        "--config", "-c", help="A .yaml/.toml file (default: RAGLOOM_CONFIG or ./ragloom.yaml)."
+    ),
 ]
 
 T = TypeVar("T")
@@ -116,9 +119,8 @@ def chat(config: ConfigOption = None) -> None:
             break
         if not question:
             break
-        answer, sources = _run(
-            lambda q=question: _stream_answer(cfg, {"question": q, "chat_history": history})  # type: ignore[misc]
-        )
+        payload = {"question": question, "chat_history": list(history)}
+        answer, sources = _run(lambda: _stream_answer(cfg, payload))  # noqa: B023
         if sources:
             console.print(_sources_table(sources))
         history += [("human", question), ("ai", answer)]
@@ -128,8 +130,12 @@ def chat(config: ConfigOption = None) -> None:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
     config: ConfigOption = None,
-    prune: Annotated[bool, typer.Option(help="Delete chunks of files no longer under PATHS.")] = False,
-    glob: Annotated[list[str] | None, typer.Option(help="File pattern inside folders (repeatable).")] = None,
+    prune: Annotated[
+        bool, typer.Option(help="Delete chunks of files no longer under PATHS.")
+    ] = False,
+    glob: Annotated[
+        list[str] | None, typer.Option(help="File pattern inside folders (repeatable).")
+    ] = None,
 ) -> None:
     """Load, split, embed and store documents; unchanged files cost nothing."""
     from ragloom.ingest import ingest as run_ingest

@@ -10,6 +10,7 @@ Example:
     >>> cfg = RagConfig(qdrant={"location": ":memory:"}, retrieval={"k": 6})
     >>> cfg.retrieval.k, cfg.llm.provider
     (6, 'ollama')
+
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
@@ -188,6 +190,7 @@ class RagConfig(BaseSettings):
         >>> cfg = RagConfig(llm={"provider": "openai", "model": "gpt-4o-mini"})
         >>> cfg.llm.model
         'gpt-4o-mini'
+
     """
 
     model_config = SettingsConfigDict(
@@ -216,6 +219,12 @@ class RagConfig(BaseSettings):
             super().__init__(**values)
         except ValidationError as exc:
             raise ConfigError(_explain(exc, config_file())) from None
+        except ConfigError:
+            raise
+        except (OSError, ValueError, yaml.YAMLError) as exc:  # unreadable or malformed file
+            raise ConfigError(
+                f"could not read config file {str(config_file())!r}: {exc}"
+            ) from None
 
     @classmethod
     def settings_customise_sources(
@@ -242,6 +251,7 @@ class RagConfig(BaseSettings):
         Example:
             >>> RagConfig(llm={"api_key": "sk-123"}).masked()["llm"]["api_key"]
             '**********'
+
         """
         return self.model_dump(mode="json")
 
@@ -293,14 +303,10 @@ def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
         >>> cfg = load_config(qdrant={"location": ":memory:"})
         >>> cfg.qdrant.location
         ':memory:'
+
     """
     with _using_file(path):
-        try:
-            return RagConfig(**overrides)
-        except ConfigError:
-            raise
-        except (OSError, ValueError) as exc:  # unreadable or malformed YAML/TOML
-            raise ConfigError(f"could not read config file {str(config_file())!r}: {exc}") from None
+        return RagConfig(**overrides)
 
 
 def _explain(exc: ValidationError, path: Path | None) -> str:

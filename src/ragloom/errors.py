@@ -10,6 +10,7 @@ Example:
     ... except RagloomError as exc:
     ...     print(exc)
     model 'x' is not pulled: run ollama pull x
+
 """
 
 from __future__ import annotations

@@ -10,10 +10,12 @@ Example:
     >>> context = format_context([Document("Keys rotate monthly.", metadata={"source": "ops.md"})])
     >>> "[1] source: ops.md" in context
     True
+
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -61,11 +63,12 @@ Follow-up question: {question}
 Standalone question:"""
 
 _OPEN, _CLOSE = "<document>", "</document>"
+_DELIMITER_TAG = re.compile(r"<(?=\s*/?\s*(?:document|context)\b)", re.IGNORECASE)
 
 
 def _as_data(text: str) -> str:
-    # A document must not be able to close its own block and speak as the prompt.
-    return text.replace(_CLOSE, "</ document>").replace(_OPEN, "< document>")
+    # A document must not be able to open or close a block and speak as the prompt.
+    return _DELIMITER_TAG.sub("&lt;", text)
 
 
 def _label(doc: Document) -> str:
@@ -92,6 +95,7 @@ def format_context(documents: Sequence[Document]) -> str:
         Hi.
         </document>
         </context>
+
     """
     if not documents:
         return "<context>\n(no documents were found)\n</context>"
@@ -134,7 +138,7 @@ def _check(prompt: BasePromptTemplate, required: frozenset[str], what: str) -> N
 def build_prompt(
     cfg: RagConfig | None = None, template: str | Path | BasePromptTemplate | None = None
 ) -> BasePromptTemplate:
-    """Build the answer prompt: the built-in grounded one, or a checked custom template.
+    r"""Build the answer prompt: the built-in grounded one, or a checked custom template.
 
     Args:
         cfg: Configuration; `cfg.prompt.template` is used when `template` is None.
@@ -151,6 +155,7 @@ def build_prompt(
         >>> p = build_prompt(template="Context:\\n{context}\\n\\nQ: {question}")
         >>> sorted(p.input_variables)
         ['context', 'question']
+
     """
     if template is None:
         cfg = cfg if cfg is not None else load_config()
@@ -186,6 +191,7 @@ def build_condense_prompt(
     Example:
         >>> sorted(build_condense_prompt().input_variables)
         ['chat_history', 'question']
+
     """
     if template is None:
         cfg = cfg if cfg is not None else load_config()

@@ -11,6 +11,7 @@ Example:
     >>> retriever = build_retriever(cfg, embeddings=DeterministicFakeEmbedding(size=8))
     >>> retriever.k
     4
+
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def to_qdrant_filter(spec: dict[str, Any] | models.Filter | None) -> models.Filt
         >>> f = to_qdrant_filter({"source": "a.md", "lang": ["en", "fr"]})
         >>> [c.key for c in f.must]
         ['metadata.source', 'metadata.lang']
+
     """
     if spec is None or isinstance(spec, models.Filter):
         return spec
@@ -82,6 +84,7 @@ class RagloomRetriever(BaseRetriever):
         ...     embeddings=DeterministicFakeEmbedding(size=8))
         >>> RagloomRetriever(store=store, k=2, search="mmr").k
         2
+
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -105,7 +108,9 @@ class RagloomRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
         k = int(kwargs.pop("k", self.k))
-        query_filter = _merge(to_qdrant_filter(self.filter), to_qdrant_filter(kwargs.pop("filter", None)))
+        query_filter = _merge(
+            to_qdrant_filter(self.filter), to_qdrant_filter(kwargs.pop("filter", None))
+        )
         threshold = kwargs.pop("score_threshold", self.score_threshold)
         if self.search == "threshold" and threshold is None:
             raise ConfigError("threshold search needs retrieval.score_threshold to be set")
@@ -158,6 +163,7 @@ def build_retriever(
         ...                 retrieval={"search": "mmr", "k": 3})
         >>> build_retriever(cfg, embeddings=DeterministicFakeEmbedding(size=8)).search
         'mmr'
+
     """
     cfg = cfg if cfg is not None else load_config()
     settings = cfg.retrieval

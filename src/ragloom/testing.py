@@ -24,6 +24,7 @@ Example:
     >>> cfg = vcr_config()
     >>> cfg["match_on"]
     ('method', 'path', 'query', 'json_body')
+
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def _json(body: bytes | str | None) -> Any:
 
 
 def json_body_matcher(r1: Any, r2: Any) -> None:
-    """vcrpy matcher: bodies equal as JSON (key order and spacing ignored), else as bytes.
+    """Vcrpy matcher: bodies equal as JSON (key order and spacing ignored), else as bytes.
 
     Raises:
         AssertionError: The bodies differ.
@@ -80,6 +81,7 @@ def json_body_matcher(r1: Any, r2: Any) -> None:
         >>> a = Request("POST", "http://h/api/embed", b'{"a": 1, "b": 2}', {})
         >>> b = Request("POST", "http://other:1/api/embed", b'{"b":2,"a":1}', {})
         >>> json_body_matcher(a, b)
+
     """
     left, right = _json(r1.body), _json(r2.body)
     assert left == right, f"request bodies differ: {left!r} != {right!r}"
@@ -114,6 +116,7 @@ def vcr_config(**overrides: Any) -> dict[str, Any]:
     Example:
         >>> "authorization" in vcr_config()["filter_headers"]
         True
+
     """
     config: dict[str, Any] = {
         "match_on": ("method", "path", "query", "json_body"),

@@ -13,6 +13,7 @@ Example:
     >>> emb = build_embeddings(RagConfig(embeddings={"model": "all-minilm"}))
     >>> type(emb).__name__
     'OllamaEmbeddings'
+
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Provider(Protocol):
         ...     def chat_model(self, settings): raise NotImplementedError
         ...     def embeddings(self, settings): return DeterministicFakeEmbedding(size=8)
         >>> register_provider(FakeProvider())
+
     """
 
     name: str
@@ -74,6 +76,7 @@ def register_provider(provider: Provider, *, name: str | None = None) -> None:
     Example:
         >>> from ragloom.providers.ollama import OllamaProvider
         >>> register_provider(OllamaProvider(), name="my-ollama")
+
     """
     if not isinstance(provider, Provider):
         raise TypeError(f"{provider!r} lacks name/chat_model/embeddings; see ragloom.Provider")
@@ -108,6 +111,7 @@ def available_providers() -> list[str]:
     Example:
         >>> {"ollama", "openai"} <= set(available_providers())
         True
+
     """
     _load_builtins_and_plugins()
     return sorted(_registry)
@@ -122,6 +126,7 @@ def get_provider(name: str) -> Provider:
     Example:
         >>> get_provider("ollama").name
         'ollama'
+
     """
     _load_builtins_and_plugins()
     try:
@@ -150,6 +155,7 @@ def build_chat_model(cfg: RagConfig | None = None) -> BaseChatModel:
         >>> llm = build_chat_model(RagConfig(llm={"model": "smollm2:135m"}))
         >>> llm.model
         'smollm2:135m'
+
     """
     cfg = cfg if cfg is not None else load_config()
     return get_provider(cfg.llm.provider).chat_model(cfg.llm)
@@ -171,6 +177,7 @@ def build_embeddings(cfg: RagConfig | None = None) -> Embeddings:
         >>> emb = build_embeddings(RagConfig(embeddings={"model": "all-minilm"}))
         >>> emb.model
         'all-minilm'
+
     """
     cfg = cfg if cfg is not None else load_config()
     return get_provider(cfg.embeddings.provider).embeddings(cfg.embeddings)

@@ -24,7 +24,7 @@ def raise_translated(
     url = _ollama_url(base_url) if provider == "ollama" else (base_url or "the provider's API")
     status = getattr(exc, "status_code", None)
     text = str(getattr(exc, "error", None) or exc)
-    if status == 404 or "not found" in text.lower() and "model" in text.lower():
+    if status == 404 or ("not found" in text.lower() and "model" in text.lower()):
         fix = f"run: ollama pull {model}" if provider == "ollama" else "check the model name"
         raise ModelNotFound(
             f"model {model!r} is not available at {url}: {fix} (or set {section}.model)",

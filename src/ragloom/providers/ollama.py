@@ -10,6 +10,7 @@ Example:
     >>> llm = OllamaProvider().chat_model(LLMSettings(model="smollm2:135m", num_ctx=4096))
     >>> llm.num_ctx
     4096
+
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def keep_alive_seconds(value: str | int | None) -> int | None:
     Example:
         >>> keep_alive_seconds("30m"), keep_alive_seconds(-1), keep_alive_seconds(None)
         (1800, -1, None)
+
     """
     if value is None or isinstance(value, int):
         return value
@@ -61,6 +63,7 @@ class RagloomChatOllama(ChatOllama):
     Example:
         >>> RagloomChatOllama(model="smollm2:135m").model
         'smollm2:135m'
+
     """
 
     def _context(self) -> dict[str, Any]:
@@ -116,6 +119,7 @@ class RagloomOllamaEmbeddings(OllamaEmbeddings):
     Example:
         >>> RagloomOllamaEmbeddings(model="all-minilm").model
         'all-minilm'
+
     """
 
     def _context(self) -> dict[str, Any]:
@@ -140,6 +144,7 @@ class OllamaProvider:
         >>> from ragloom.config import EmbeddingsSettings
         >>> OllamaProvider().embeddings(EmbeddingsSettings(model="all-minilm")).keep_alive
         1800
+
     """
 
     name = "ollama"

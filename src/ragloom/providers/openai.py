@@ -13,6 +13,7 @@ Example:
     ...                 base_url="http://127.0.0.1:11434/v1"))
     >>> llm.model_name
     'smollm2:135m'
+
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class OpenAIProvider:
         ...     provider="openai", model="all-minilm", base_url="http://127.0.0.1:11434/v1"))
         >>> emb.check_embedding_ctx_length
         False
+
     """
 
     name = "openai"
