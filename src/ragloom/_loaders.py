@@ -1,0 +1,433 @@
+"""Private helpers of `ragloom.ingest`: files in, chunks out; what Qdrant holds.
+
+Find, name, load and split files; read and change the collection's points
+(`Ledger`); run a pipeline's tasks together (`all_or_nothing`).
+
+Every loader takes the file's bytes (read once, hashed once) and returns sections:
+`(text, metadata)` pairs, one per PDF page, one per Markdown header section, one for
+a text or HTML file. Anything that makes a file unusable raises `LoadError` with a
+reason meant for a human; the caller reports it and moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import hashlib
+import io
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any, NamedTuple, TypeVar
+
+from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
+from qdrant_client import QdrantClient, models
+
+__all__ = [
+    "CHUNK_NAMESPACE", "INGEST_KEY", "MISSING", "Chunk", "Ledger",
+    "LoadError", "Splitter", "all_or_nothing", "chunk_id", "discover", "glob_regex", "is_embedded",
+    "is_under", "load_sections", "read_file", "source_id",
+]
+
+CHUNK_NAMESPACE = uuid.UUID("bcdb032d-3792-586e-be8c-5b7503013096")
+"""UUIDv5 namespace of chunk point ids: uuid5(NAMESPACE_URL, ragloom.invalid/chunk-id)."""
+MISSING = "no such file or directory"
+INGEST_KEY = "ingest"
+"""Top-level payload key: "<file_hash> <chunk_count> <chunking> <source>", the same on
+every chunk of a file version, so one facet request tallies what is stored per file."""
+PAGE = 4096
+T = TypeVar("T")
+Tally = dict[str, dict[tuple[str, int, str], int]]
+
+MARKDOWN_HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+Section = tuple[str, dict[str, Any]]
+
+
+class LoadError(Exception):
+    """A file cannot be ingested; the message is the reason shown to the user."""
+
+
+def chunk_id(source: str, index: int, text: str) -> str:
+    """The Qdrant point id of a chunk: UUIDv5 of source, index and content hash.
+
+    Example:
+        >>> chunk_id("docs/a.md", 0, "hello") == chunk_id("docs/a.md", 0, "hello")
+        True
+
+    """
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return str(uuid.uuid5(CHUNK_NAMESPACE, f"{source}\0{index}\0{digest}"))
+
+
+def source_id(path: str | os.PathLike[str], cwd: Path | None = None) -> str:
+    """The `source` stored for a path: posix, relative to the cwd when under it.
+
+    Example:
+        >>> source_id("/srv/docs/a.md", cwd=Path("/srv"))
+        'docs/a.md'
+        >>> source_id("/elsewhere/b.md", cwd=Path("/srv"))
+        '/elsewhere/b.md'
+
+    """
+    base = os.fspath(cwd or Path.cwd())
+    absolute = os.path.normpath(os.path.join(base, os.fspath(path)))
+    if absolute == base:
+        return "."
+    if absolute.startswith(base.rstrip(os.sep) + os.sep):
+        absolute = absolute[len(base.rstrip(os.sep)) + 1:]
+    return Path(absolute).as_posix()
+
+
+def is_under(source: str, root: str) -> bool:
+    """Whether `source` is `root` or lies inside it (both as `source_id` returns them).
+
+    Example:
+        >>> is_under("docs/a.md", "docs"), is_under("docsx/a.md", "docs"), is_under("a.md", ".")
+        (True, False, True)
+
+    """
+    return PurePosixPath(source).is_relative_to(PurePosixPath(root))
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A regex matching the relative posix paths `Path.glob(pattern)` finds.
+
+    Example:
+        >>> [bool(glob_regex(p).fullmatch("x/a.md")) for p in ("**/*.md", "*.md", "x/?.md")]
+        [True, False, True]
+
+    """
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] in "*?":
+            out.append("[^/]*" if pattern[i] == "*" else "[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 2:]:
+            end = pattern.index("]", i + 2)
+            inner = pattern[i + 1:end]
+            out.append("[" + ("^" + inner[1:] if inner.startswith("!") else inner) + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+def _walk(root: str, regexes: list[re.Pattern[str]]) -> list[Path]:
+    found, visited = [], set()
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        info = os.stat(folder)
+        if (info.st_dev, info.st_ino) in visited:  # a symlink loop
+            dirs.clear()
+            continue
+        visited.add((info.st_dev, info.st_ino))
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        prefix = os.path.relpath(folder, root).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
+        for name in names:
+            if not name.startswith(".") and any(r.fullmatch(prefix + name) for r in regexes):
+                path = os.path.join(folder, name)
+                if os.path.isfile(path):
+                    found.append(Path(path))
+    return sorted(found)
+
+
+def discover(roots: Iterable[str | os.PathLike[str]], patterns: list[str]) -> Iterator[Path]:
+    """Files to ingest: named files as given, folders searched with glob `patterns`.
+
+    Inside folders, names starting with a dot are skipped (files and folders). Results
+    are unique and sorted within each root; a missing root is yielded as is (the
+    caller reports it).
+    """
+    regexes = [glob_regex(p) for p in patterns]
+    seen: set[str] = set()
+    for root in roots:
+        found = _walk(os.fspath(root), regexes) if os.path.isdir(root) else [Path(root)]
+        for path in found:
+            key = os.path.abspath(path)
+            if key not in seen:
+                seen.add(key)
+                yield path
+
+
+def read_file(path: Path) -> bytes:
+    """The file's bytes, or a `LoadError` saying why they cannot be read."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise LoadError(MISSING) from None
+    except IsADirectoryError:
+        raise LoadError("is a directory") from None
+    except OSError as exc:
+        raise LoadError(f"unreadable: {exc.strerror or exc}") from None
+
+
+def _decode(data: bytes) -> str:
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise LoadError(f"encoding problem: invalid {encoding} text ({exc.reason}"
+                                f" at byte {exc.start})") from None
+    if b"\x00" in data:
+        raise LoadError("binary file (contains NUL bytes), not text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LoadError(
+            f"encoding problem: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start});"
+            " convert it, e.g. iconv -f latin1 -t utf-8"
+        ) from None
+
+
+def _load_text(data: bytes) -> list[Section]:
+    return [(_decode(data), {})]
+
+
+def _load_html(data: bytes) -> list[Section]:
+    from bs4 import BeautifulSoup, UnicodeDammit
+
+    if b"\x00" in data[:8192] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise LoadError("binary file (contains NUL bytes), not HTML")
+    dammit = UnicodeDammit(data, is_html=True)
+    if dammit.unicode_markup is None or dammit.contains_replacement_characters:
+        raise LoadError("encoding problem: the HTML could not be decoded cleanly"
+                        " (declare its charset or convert it to UTF-8)")
+    soup = BeautifulSoup(dammit.unicode_markup, "html.parser")
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    for tag in soup(["script", "style", "noscript", "template", "head"]):
+        tag.decompose()
+    lines = (line.strip() for line in soup.get_text("\n").splitlines())
+    text = "\n".join(line for line in lines if line)
+    return [(text, {"title": title} if title else {})]
+
+
+def _load_pdf(data: bytes) -> list[Section]:
+    from pypdf import PdfReader
+
+    if b"%PDF-" not in data[:1024]:
+        raise LoadError("corrupt PDF: no %PDF- header (not a PDF file?)")
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise LoadError("encrypted PDF: decrypt it first (e.g. qpdf --decrypt)")
+        pages = list(reader.pages)
+    except LoadError:
+        raise
+    except Exception as exc:  # pypdf raises many types for broken files
+        raise LoadError(f"corrupt PDF: {type(exc).__name__}: {exc}") from None
+    sections: list[Section] = []
+    for number, page in enumerate(pages, start=1):
+        try:
+            text = page.extract_text() or ""
+        except Exception as exc:
+            raise LoadError(f"corrupt PDF: page {number}: {type(exc).__name__}: {exc}") from None
+        if text.strip():
+            sections.append((text, {"page": number}))
+    if not sections:
+        raise LoadError("PDF without extractable text (a scan? run OCR first)")
+    return sections
+
+
+def _load_markdown(data: bytes) -> list[Section]:
+    text = _decode(data)
+    splitter = MarkdownHeaderTextSplitter(MARKDOWN_HEADERS, strip_headers=False)
+    return [(doc.page_content, dict(doc.metadata)) for doc in splitter.split_text(text)]
+
+
+_LOADERS = {
+    ".txt": _load_text, ".md": _load_markdown, ".markdown": _load_markdown,
+    ".html": _load_html, ".htm": _load_html, ".pdf": _load_pdf,
+}
+
+
+def load_sections(path: Path, data: bytes) -> list[Section]:
+    """Turn a file's bytes into `(text, metadata)` sections, by extension.
+
+    Raises:
+        LoadError: Unsupported type, empty, binary, badly encoded or corrupt.
+
+    Example:
+        >>> load_sections(Path("a.txt"), b"hello")
+        [('hello', {})]
+
+    """
+    loader = _LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise LoadError(f"unsupported file type {path.suffix or '(none)'!r}: ragloom reads "
+                        + ", ".join(sorted(_LOADERS)))
+    if not data:
+        raise LoadError("empty file")
+    sections = [(text, meta) for text, meta in loader(data) if text.strip()]
+    if not sections:
+        raise LoadError("no text in the file (only whitespace or markup)")
+    return sections
+
+
+class Chunk(NamedTuple):
+    """One piece of a file, ready to embed."""
+
+    text: str
+    metadata: dict[str, Any]
+
+
+class Splitter:
+    """Recursive character splitting with the configured sizes.
+
+    Example:
+        >>> [c.text for c in Splitter(10, 0).split([("aaaa bbbb cccc", {})])]
+        ['aaaa bbbb', 'cccc']
+
+    """
+
+    def __init__(self, chunk_size: int, chunk_overlap: int) -> None:
+        self.signature = f"v1:{chunk_size}:{chunk_overlap}"
+        """Changes whenever the same file would be cut differently."""
+        self._splitter = RecursiveCharacterTextSplitter(
+            chunk_size=chunk_size, chunk_overlap=chunk_overlap
+        )
+
+    def split(self, sections: list[Section]) -> list[Chunk]:
+        """Split every section, keeping its metadata on each of its chunks."""
+        return [
+            Chunk(text, dict(meta))
+            for section, meta in sections
+            for text in self._splitter.split_text(section)
+            if text.strip()
+        ]
+
+
+async def all_or_nothing(*coros: Coroutine[Any, Any, None]) -> None:
+    """Run the coroutines together; the first error (or a cancellation) stops them all."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                raise error
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def is_embedded(client: QdrantClient) -> bool:
+    """Whether the client runs Qdrant in this process (`:memory:` or a folder)."""
+    from qdrant_client.local.qdrant_local import QdrantLocal
+
+    return isinstance(getattr(client, "_client", None), QdrantLocal)
+
+
+class Ledger:
+    """What a collection holds, read and changed through its client, page by page."""
+
+    def __init__(self, client: QdrantClient, collection: str, metadata_key: str) -> None:
+        self.client, self.collection, self.meta = client, collection, metadata_key
+        self.local = is_embedded(client)
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call the client: inline when embedded, in a thread for a server.
+
+        Embedded Qdrant is CPU work under the GIL (and SQLite may insist on its
+        thread); a server call is I/O, which must not block the loop.
+        """
+        if self.local:
+            return fn(*args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def source_in(self, sources: list[str]) -> models.FieldCondition:
+        """A filter condition: the point's `source` is one of `sources`."""
+        return models.FieldCondition(key=f"{self.meta}.source",
+                                     match=models.MatchAny(any=sources))
+
+    async def index(self) -> None:
+        """Keyword indexes for the filters and the facet (servers only; idempotent)."""
+        if not self.local:
+            for key in (f"{self.meta}.source", f"{self.meta}.file_hash", INGEST_KEY):
+                await self.call(self.client.create_payload_index, self.collection, key,
+                                models.PayloadSchemaType.KEYWORD)
+
+    async def scroll(self, flt: models.Filter | None,
+                     fields: list[str] | bool) -> AsyncIterator[Any]:
+        """Every point matching `flt`, without vectors."""
+        offset: Any = None
+        while True:
+            records, offset = await self.call(
+                self.client.scroll, self.collection, scroll_filter=flt, limit=PAGE,
+                offset=offset, with_payload=fields, with_vectors=False)
+            for record in records:
+                yield record
+            if offset is None:
+                return
+
+    async def _facet(self, flt: models.Filter | None) -> dict[str, int]:
+        """Points per `INGEST_KEY` value; a scroll on servers without facets (< 1.12)."""
+        limit = 65_536
+        try:
+            while True:
+                hits = (await self.call(self.client.facet, self.collection, INGEST_KEY,
+                                        facet_filter=flt, limit=limit, exact=True)).hits
+                if len(hits) < limit:
+                    return {str(hit.value): hit.count for hit in hits}
+                limit *= 4
+        except Exception:  # an old server; if it is worse, the scroll below says so
+            counts: dict[str, int] = {}
+            async for record in self.scroll(flt, [INGEST_KEY]):
+                value = str((record.payload or {}).get(INGEST_KEY))
+                counts[value] = counts.get(value, 0) + 1
+            return counts
+
+    async def tally(self, sources: list[str], roots: list[str] | None) -> Tally:
+        """Points per (file_hash, chunk_count, chunking) of each source stored.
+
+        For `sources`, and for every source under `roots` when given. A server
+        filters on its `source` index; embedded Qdrant scans every point whatever
+        the filter, so one unfiltered pass is far cheaper there.
+        """
+        groups: list[models.Filter | None] = [None]
+        if roots is None and not self.local:
+            groups = [models.Filter(must=[self.source_in(sources[i:i + 512])])
+                      for i in range(0, len(sources), 512)]
+        wanted, found = set(sources), Tally()
+        for flt in groups:
+            for value, count in (await self._facet(flt)).items():
+                parts = value.split(" ", 3)
+                if len(parts) != 4 or not parts[1].isdigit():
+                    continue  # not written by ragloom's ingest
+                file_hash, chunks, chunking, source = parts
+                if source in wanted or (roots and any(is_under(source, r) for r in roots)):
+                    found.setdefault(source, {})[(file_hash, int(chunks), chunking)] = count
+        return found
+
+    async def existing(self, ids: list[str]) -> set[str]:
+        """Those of `ids` that are stored."""
+        found: set[str] = set()
+        for start in range(0, len(ids), PAGE):
+            records = await self.call(self.client.retrieve, self.collection,
+                                      ids[start:start + PAGE], with_payload=False)
+            found.update(str(r.id) for r in records)
+        return found
+
+    async def delete(self, flt: models.Filter) -> int:
+        """Delete the points matching `flt`; returns how many there were."""
+        ids = [record.id async for record in self.scroll(flt, False)]
+        for start in range(0, len(ids), PAGE):
+            selector = models.PointIdsList(points=ids[start:start + PAGE])
+            await self.call(self.client.delete, self.collection, points_selector=selector,
+                            wait=True)
+        return len(ids)

@@ -1,0 +1,223 @@
+"""`RagloomVectorStore`: `QdrantVectorStore` with LangChain's full `VectorStore` contract.
+
+Private module; import `RagloomVectorStore` from `ragloom.store`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_qdrant import QdrantVectorStore
+from qdrant_client import models
+
+__all__ = ["ID_NAMESPACE", "RagloomVectorStore", "point_id"]
+
+ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://ragloom.invalid/document-id")
+"""Namespace of the UUIDv5 point ids made from document ids that Qdrant cannot take."""
+
+_MAX_POINT_INT = 2**64 - 1
+
+
+def point_id(doc_id: str | int) -> str | int:
+    """The Qdrant point id for a document id.
+
+    Qdrant takes only unsigned integers and UUIDs. The mapping depends only on
+    `str(doc_id)`, so the `Document.id` a search returns (always a string) finds the
+    same point again: a canonical decimal ("42" or 42) is that integer, a UUID in any
+    spelling is that UUID, anything else is UUIDv5 of `ID_NAMESPACE`.
+
+    Example:
+        >>> point_id(42), point_id("42")
+        (42, 42)
+        >>> point_id("a.md#0") == point_id("a.md#0") != point_id("a.md#1")
+        True
+
+    """
+    text = str(doc_id)
+    if text.isdecimal() and text.isascii() and str(int(text)) == text:
+        number = int(text)
+        if number <= _MAX_POINT_INT:
+            return number
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return str(uuid.uuid5(ID_NAMESPACE, text))
+
+
+class RagloomVectorStore(QdrantVectorStore):
+    """A `QdrantVectorStore` that takes any string id and returns documents as stored.
+
+    Differences from the parent, all needed by LangChain's standard
+    `VectorStoreIntegrationTests`: ids may be any string (see `point_id`; the id
+    given is kept in the payload under `ID_PAYLOAD_KEY` and comes back as
+    `Document.id`), every returned document has its `id`, metadata comes back exactly
+    as stored (no `_id`/`_collection_name`), deleting or fetching missing ids is not
+    an error, and MMR search makes no extra embedding call. Build it with
+    `ragloom.store.build_vector_store`, which creates or validates the collection.
+
+    Example:
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> from ragloom import RagConfig
+        >>> from ragloom.store import build_vector_store
+        >>> store = build_vector_store(
+        ...     RagConfig(qdrant={"location": ":memory:", "collection": "doc_store"}),
+        ...     embeddings=DeterministicFakeEmbedding(size=8))
+        >>> store.add_texts(["hello"], ids=["greeting"])
+        ['greeting']
+        >>> store.get_by_ids(["greeting"])[0].id
+        'greeting'
+
+    """
+
+    ID_PAYLOAD_KEY: str = "doc_id"
+    """Top-level payload key holding the document id as the user gave it."""
+
+    def add_texts(  # type: ignore[override]
+        self,
+        texts: Iterable[str],
+        metadatas: list[dict[str, Any]] | None = None,
+        ids: Sequence[str | int | None] | None = None,
+        batch_size: int = 64,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Embed and upsert texts; ids may be any strings, `None` entries get a UUID.
+
+        Returns:
+            The document ids as strings, in order: the ones given, or generated.
+
+        Example (continuing the class example):
+            >>> store.add_texts(["a", "b"], metadatas=[{"n": 1}, {"n": 2}], ids=["x", None])[0]
+            'x'
+
+        """
+        texts = list(texts)
+        if metadatas is not None and len(metadatas) != len(texts):
+            raise ValueError(f"got {len(metadatas)} metadatas for {len(texts)} texts")
+        given = list(ids) if ids is not None else [None] * len(texts)
+        if len(given) != len(texts):
+            raise ValueError(f"got {len(given)} ids for {len(texts)} texts")
+        doc_ids = [str(uuid.uuid4()) if i is None else str(i) for i in given]
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start : start + batch_size]
+            vectors = self._build_vectors(batch)
+            points = [
+                models.PointStruct(
+                    id=point_id(doc_id),
+                    vector=vector,
+                    payload={
+                        self.content_payload_key: text,
+                        self.metadata_payload_key: (
+                            metadatas[start + offset] if metadatas is not None else None
+                        ),
+                        self.ID_PAYLOAD_KEY: doc_id,
+                    },
+                )
+                for offset, (doc_id, text, vector) in enumerate(
+                    zip(doc_ids[start : start + batch_size], batch, vectors, strict=True)
+                )
+            ]
+            self.client.upsert(collection_name=self.collection_name, points=points, **kwargs)
+        return doc_ids
+
+    def delete(self, ids: Sequence[str | int] | None = None, **kwargs: Any) -> bool:
+        """Delete documents by id; ids that are not there are ignored.
+
+        `ids=None` raises instead of emptying the collection: dropping data takes
+        `build_vector_store(..., recreate=True)`.
+
+        Example (continuing the class example):
+            >>> store.delete(["greeting", "never-added"])
+            True
+        """
+        if ids is None:
+            raise ValueError(
+                "delete() needs the ids to delete; to empty the whole collection use "
+                "build_vector_store(cfg, recreate=True)"
+            )
+        if not ids:
+            return True
+        result = self.client.delete(
+            collection_name=self.collection_name,
+            points_selector=models.PointIdsList(points=[point_id(i) for i in ids]),
+            **kwargs,
+        )
+        return bool(result.status == models.UpdateStatus.COMPLETED)
+
+    def get_by_ids(self, ids: Sequence[str | int], /) -> list[Document]:
+        """The documents with these ids, in the order asked; missing ids are skipped.
+
+        Example (continuing the class example):
+            >>> [d.page_content for d in store.get_by_ids(["x", "missing"])]
+            ['a']
+        """
+        wanted = list(dict.fromkeys(point_id(i) for i in ids))
+        if not wanted:
+            return []
+        records = self.client.retrieve(
+            self.collection_name, wanted, with_payload=True, with_vectors=False
+        )
+        found = {record.id: record for record in records}
+        return [
+            self._document_from_point(
+                found[pid],
+                self.collection_name,
+                self.content_payload_key,
+                self.metadata_payload_key,
+            )
+            for pid in wanted
+            if pid in found
+        ]
+
+    def max_marginal_relevance_search(
+        self,
+        query: str,
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: models.Filter | None = None,
+        search_params: models.SearchParams | None = None,
+        score_threshold: float | None = None,
+        consistency: models.ReadConsistency | None = None,
+        **kwargs: Any,
+    ) -> list[Document]:
+        """MMR search over the dense vectors, with one embedding call (the query's).
+
+        The parent embeds a probe text on every call to check the collection again;
+        `build_vector_store` has already checked it.
+
+        Example (continuing the class example):
+            >>> len(store.max_marginal_relevance_search("a", k=1, fetch_k=2))
+            1
+        """
+        embedding = self._require_embeddings("max_marginal_relevance_search").embed_query(query)
+        return self.max_marginal_relevance_search_by_vector(
+            embedding,
+            k=k,
+            fetch_k=fetch_k,
+            lambda_mult=lambda_mult,
+            filter=filter,
+            search_params=search_params,
+            score_threshold=score_threshold,
+            consistency=consistency,
+            **kwargs,
+        )
+
+    @classmethod
+    def _document_from_point(
+        cls,
+        scored_point: Any,
+        collection_name: str,
+        content_payload_key: str,
+        metadata_payload_key: str,
+    ) -> Document:
+        # Every search, MMR and get_by_ids result goes through here.
+        payload = scored_point.payload or {}
+        doc_id = payload.get(cls.ID_PAYLOAD_KEY)
+        return Document(
+            id=str(doc_id if doc_id is not None else scored_point.id),
+            page_content=payload.get(content_payload_key) or "",
+            metadata=dict(payload.get(metadata_payload_key) or {}),
+        )

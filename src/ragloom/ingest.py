@@ -1,0 +1,410 @@
+"""Ingestion: files → chunks → embeddings → Qdrant, repeating nothing and losing nothing.
+
+Each chunk's point id is UUIDv5 of its source, index and content hash, and its
+payload records the source, the file's sha256 and the chunk count: Qdrant itself is
+the record of what was ingested. So a rerun skips files whose hash and chunks are all
+there (no embedding call, no write), a changed file gets its new chunks written
+before its old ones are deleted (a run that dies midway leaves old or new data, and
+the next run converges), and `prune=True` removes files that are gone.
+
+Files stream through a bounded queue: batches of `embeddings.batch_size` texts,
+at most `embeddings.max_concurrency` embedding requests in flight, batched upserts.
+
+Example:
+    >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+    >>> from ragloom import RagConfig
+    >>> from ragloom.store import build_vector_store
+    >>> cfg = RagConfig(qdrant={"location": ":memory:", "collection": "doc_ingest"})
+    >>> store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=8))
+    >>> import tempfile
+    >>> notes = Path(tempfile.mkdtemp()) / "notes.txt"
+    >>> _ = notes.write_text("Rotate the API keys monthly.")
+    >>> ingest([notes], cfg, store=store).added
+    1
+    >>> ingest([notes], cfg, store=store).unchanged
+    1
+
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_qdrant import QdrantVectorStore, RetrievalMode
+from qdrant_client import models
+
+from ragloom._loaders import (
+    CHUNK_NAMESPACE,
+    INGEST_KEY,
+    MISSING,
+    Chunk,
+    Ledger,
+    LoadError,
+    Splitter,
+    Tally,
+    all_or_nothing,
+    chunk_id,
+    discover,
+    is_under,
+    load_sections,
+    read_file,
+    source_id,
+)
+from ragloom.config import RagConfig, load_config
+from ragloom.errors import ConfigError, IngestError
+
+__all__ = ["CHUNK_NAMESPACE", "INGEST_KEY", "FailedFile", "IngestProgress", "IngestReport",
+           "ProgressCallback", "aingest", "chunk_id", "ingest"]
+
+_INLINE_BYTES = 256 * 1024
+Status = Literal["added", "updated", "unchanged", "deleted", "failed"]
+Paths = str | Path | Sequence[str | Path]
+
+
+@dataclass(frozen=True)
+class FailedFile:
+    """A file that could not be ingested, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    """What a run did: files added/updated/unchanged/deleted, chunks written/deleted.
+
+    Example:
+        >>> IngestReport(added=2).ok, IngestReport(failed=[FailedFile("x.pdf", "corrupt")]).ok
+        (True, False)
+
+    """
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    chunks_written: int = 0
+    chunks_deleted: int = 0
+    failed: list[FailedFile] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when no file failed."""
+        return not self.failed
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """A progress event: at the start, after each batch written and file settled, at the end."""
+
+    files_done: int
+    files_total: int
+    chunks_done: int
+    chunks_per_s: float
+    path: str | None = None
+    """The file that just settled (or was pruned), else None."""
+    status: Status | None = None
+
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
+def ingest(
+    paths: Paths,
+    cfg: RagConfig | None = None,
+    *,
+    store: QdrantVectorStore | None = None,
+    prune: bool = False,
+    glob: str | Sequence[str] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Ingest files and folders into the configured Qdrant collection.
+
+    The pipeline of `aingest`, but the embedding requests go through the model's sync
+    API from `embeddings.max_concurrency` threads: an async HTTP client is bound to the
+    event loop it first ran on, and each call here runs a loop of its own (in a worker
+    thread when one is already running, as in Jupyter).
+
+    Args:
+        paths: Files (taken whatever their name) and folders (searched with `glob`).
+        cfg: Configuration; default `load_config()`.
+        store: The vector store; default `build_vector_store(cfg)`.
+        prune: Also delete the chunks of files under `paths` that no longer exist.
+        glob: Patterns for folders; default `cfg.ingest.glob`.
+        on_progress: Called with an `IngestProgress` as the run advances.
+
+    Returns:
+        The `IngestReport`: unusable files are in `failed`, all others landed.
+
+    Example:
+        >>> report = ingest("docs/", RagConfig(qdrant={"location": ":memory:"}))  # doctest: +SKIP
+        >>> report.added, report.failed  # doctest: +SKIP
+        (12, [])
+
+    """
+
+    def run() -> IngestReport:
+        return asyncio.run(_ingest(paths, cfg, store, prune, glob, on_progress, threads=True))
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return run()
+    with ThreadPoolExecutor(1, thread_name_prefix="ragloom-ingest") as pool:
+        return pool.submit(run).result()
+
+
+async def aingest(
+    paths: Paths,
+    cfg: RagConfig | None = None,
+    *,
+    store: QdrantVectorStore | None = None,
+    prune: bool = False,
+    glob: str | Sequence[str] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> IngestReport:
+    """Async `ingest` (same arguments and report), embedding with `aembed_documents`.
+
+    Example:
+        >>> report = await aingest(["docs/"], cfg)  # doctest: +SKIP
+
+    """
+    return await _ingest(paths, cfg, store, prune, glob, on_progress, threads=False)
+
+
+async def _ingest(paths: Paths, cfg: RagConfig | None, store: QdrantVectorStore | None,
+                  prune: bool, glob: str | Sequence[str] | None,
+                  on_progress: ProgressCallback | None, *, threads: bool) -> IngestReport:
+    cfg = cfg if cfg is not None else load_config()
+    if cfg.ingest.chunk_overlap >= cfg.ingest.chunk_size:
+        raise ConfigError(f"ingest.chunk_overlap ({cfg.ingest.chunk_overlap}) must be smaller"
+                          f" than ingest.chunk_size ({cfg.ingest.chunk_size})")
+    if store is None:
+        from ragloom.store import build_vector_store
+
+        store = build_vector_store(cfg)
+    roots = [paths] if isinstance(paths, str | Path) else list(paths)
+    patterns = [glob] if isinstance(glob, str) else list(glob or cfg.ingest.glob)
+    run = _Run(cfg, store, on_progress)
+    if not threads:
+        return await run.execute(roots, patterns, prune)
+    run.pool = ThreadPoolExecutor(cfg.embeddings.max_concurrency, "ragloom-embed")
+    try:
+        return await run.execute(roots, patterns, prune)
+    finally:  # interrupted: no need to wait for the requests in flight
+        run.pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass(eq=False)
+class _Job:
+    """A file whose new chunks are on their way to Qdrant."""
+
+    source: str
+    ids: list[str]
+    status: Status
+    had_points: bool
+    pending: int = 0
+    produced: bool = False
+    finished: bool = False
+
+
+@dataclass
+class _Item:
+    id: str
+    text: str
+    payload: dict[str, Any]
+    job: _Job
+
+
+class _Run:
+    """One ingestion run: a producer turning files into batches, consumers writing them."""
+
+    def __init__(self, cfg: RagConfig, store: QdrantVectorStore,
+                 on_progress: ProgressCallback | None) -> None:
+        self.store, self.meta = store, store.metadata_payload_key
+        self.ledger = Ledger(store.client, store.collection_name, self.meta)
+        self.call = self.ledger.call
+        mode = RetrievalMode(store.retrieval_mode)
+        self.embeddings = store.embeddings if mode is not RetrievalMode.SPARSE else None
+        self.sparse = store.sparse_embeddings if mode is not RetrievalMode.DENSE else None
+        if mode is not RetrievalMode.SPARSE and self.embeddings is None:
+            raise ConfigError("the vector store has no embeddings model to ingest with")
+        self.id_key: str | None = getattr(store, "ID_PAYLOAD_KEY", None)
+        self.batch_size = cfg.embeddings.batch_size
+        self.concurrency = cfg.embeddings.max_concurrency
+        self.semaphore = asyncio.Semaphore(self.concurrency)
+        self.splitter = Splitter(cfg.ingest.chunk_size, cfg.ingest.chunk_overlap)
+        self.on_progress = on_progress
+        self.pool: ThreadPoolExecutor | None = None
+        self.report = IngestReport()
+        # source → {(file_hash, chunk_count, chunking): points}, for the sources in play
+        self.inventory: Tally = {}
+        self.files_total = self.files_done = 0
+        self.started = time.perf_counter()
+
+    def _emit(self, path: str | None = None, status: Status | None = None) -> None:
+        if status in ("added", "updated", "unchanged"):
+            setattr(self.report, status, getattr(self.report, status) + 1)
+        if path is not None and status != "deleted":
+            self.files_done += 1
+        if self.on_progress is not None:
+            done = self.report.chunks_written
+            rate = done / max(time.perf_counter() - self.started, 1e-9)
+            self.on_progress(IngestProgress(self.files_done, self.files_total, done, rate,
+                                            path, status))
+
+    async def execute(self, roots: list[str | Path], patterns: list[str],
+                      prune: bool) -> IngestReport:
+        files = sorted({source_id(p): p for p in discover(roots, patterns)}.items())
+        self.files_total = len(files)
+        root_sources = [source_id(r) for r in roots]
+        await self.ledger.index()
+        self.inventory = await self.ledger.tally([s for s, _ in files],
+                                                 root_sources if prune else None)
+        self._emit()
+        queue: asyncio.Queue[list[_Item] | None] = asyncio.Queue(self.concurrency * 2)
+        workers = self.concurrency * 2  # some embed while others upsert
+        await all_or_nothing(self._produce(files, queue, workers),
+                             *(self._consume(queue) for _ in range(workers)))
+        if prune:
+            await self._prune()
+        self.report.duration_s = time.perf_counter() - self.started
+        self._emit()
+        return self.report
+
+    async def _prepare(self, path: Path, source: str) -> tuple[str, list[Chunk] | None]:
+        """Read and hash a file, then load and split it unless it is stored already.
+
+        Small files are read and hashed on the loop (a thread hop costs more than that);
+        big ones, and all parsing, in threads, so embedding requests keep flowing.
+        """
+        try:
+            small = path.stat().st_size <= _INLINE_BYTES
+        except OSError:
+            small = True  # read_file says what is wrong
+        data, file_hash = _read(path) if small else await asyncio.to_thread(_read, path)
+        stored = self.inventory.get(source, {})
+        if len(stored) == 1:
+            ((stored_hash, count, chunking), points), = stored.items()
+            if (stored_hash, chunking, points) == (file_hash, self.splitter.signature, count):
+                return file_hash, None
+        chunks = await asyncio.to_thread(lambda: self.splitter.split(load_sections(path, data)))
+        return file_hash, chunks
+
+    async def _produce(self, files: list[tuple[str, Path]],
+                       queue: asyncio.Queue[list[_Item] | None], workers: int) -> None:
+        batch: list[_Item] = []
+        for source, path in files:
+            try:
+                file_hash, chunks = await self._prepare(path, source)
+            except LoadError as exc:
+                self.report.failed.append(FailedFile(source, str(exc)))
+                self._emit(source, "failed")
+                continue
+            if chunks is None:
+                self._emit(source, "unchanged")
+                continue
+            stored = self.inventory.get(source, {})
+            ids = [chunk_id(source, i, c.text) for i, c in enumerate(chunks)]
+            same = [k for k in stored if (k[0], k[2]) == (file_hash, self.splitter.signature)]
+            job = _Job(source, ids, "updated" if len(same) < len(stored) else "added",
+                       had_points=bool(stored))
+            # After an interrupted run, part of this very version may be stored already.
+            present = await self.ledger.existing(ids) if same else set()
+            record = f"{file_hash} {len(chunks)} {self.splitter.signature} {source}"
+            for index, (point, chunk) in enumerate(zip(ids, chunks, strict=True)):
+                if point in present:
+                    continue
+                payload = {
+                    self.store.content_payload_key: chunk.text,
+                    self.meta: {"source": source, "file_hash": file_hash, "chunk_index": index,
+                                "chunk_count": len(chunks), **chunk.metadata},
+                    INGEST_KEY: record,
+                }
+                if self.id_key:
+                    payload[self.id_key] = point
+                batch.append(_Item(point, chunk.text, payload, job))
+                job.pending += 1
+                if len(batch) >= self.batch_size:
+                    await queue.put(batch)
+                    batch = []
+            job.produced = True
+            if job.pending == 0:
+                await self._finish(job)
+        if batch:
+            await queue.put(batch)
+        for _ in range(workers):
+            await queue.put(None)
+
+    async def _consume(self, queue: asyncio.Queue[list[_Item] | None]) -> None:
+        while (batch := await queue.get()) is not None:
+            vectors = await self._vectors([item.text for item in batch])
+            # Built without validation: pydantic checking every float of every vector
+            # one by one costs more CPU than the rest of the pipeline together.
+            points = [models.PointStruct.model_construct(id=i.id, vector=v, payload=i.payload)
+                      for i, v in zip(batch, vectors, strict=True)]
+            await self.call(self.ledger.client.upsert, self.ledger.collection, points=points,
+                            wait=True)
+            self.report.chunks_written += len(points)
+            for item in batch:
+                item.job.pending -= 1
+            for job in dict.fromkeys(item.job for item in batch):
+                if job.produced and job.pending == 0:
+                    await self._finish(job)
+            self._emit()
+
+    async def _vectors(self, texts: list[str]) -> list[dict[str, Any]]:
+        vectors: list[dict[str, Any]] = [{} for _ in texts]
+        if self.embeddings is not None:
+            async with self.semaphore:
+                if self.pool is None:
+                    dense = await self.embeddings.aembed_documents(texts)
+                else:
+                    dense = await asyncio.get_running_loop().run_in_executor(
+                        self.pool, self.embeddings.embed_documents, texts)
+            if len(dense) != len(texts):
+                raise IngestError(f"the embeddings model returned {len(dense)} vectors for"
+                                  f" {len(texts)} texts")
+            for vector, values in zip(vectors, dense, strict=True):
+                vector[self.store.vector_name] = values
+        if self.sparse is not None:
+            sparse = await self.sparse.aembed_documents(texts)
+            for vector, terms in zip(vectors, sparse, strict=True):
+                vector[self.store.sparse_vector_name] = models.SparseVector.model_construct(
+                    indices=list(terms.indices), values=list(terms.values))
+        return vectors
+
+    async def _finish(self, job: _Job) -> None:
+        """All of a file's new chunks are stored: only now delete its other points."""
+        if job.finished:
+            return
+        job.finished = True
+        if job.had_points:
+            self.report.chunks_deleted += await self.ledger.delete(models.Filter(
+                must=[self.ledger.source_in([job.source])],
+                must_not=[models.HasIdCondition(has_id=list(job.ids))]))
+        self._emit(job.source, job.status)
+
+    async def _prune(self) -> None:
+        gone = [source for source in sorted(self.inventory) if not Path(source).exists()]
+        for source in gone:
+            self.report.chunks_deleted += await self.ledger.delete(
+                models.Filter(must=[self.ledger.source_in([source])]))
+            self.report.deleted += 1
+            self._emit(source, "deleted")
+        # A path given but gone is no failure when pruning: its files were deleted.
+        self.report.failed = [f for f in self.report.failed if not (
+            f.reason == MISSING and any(is_under(source, f.path) for source in gone))]
+
+
+def _read(path: Path) -> tuple[bytes, str]:
+    data = read_file(path)
+    return data, hashlib.sha256(data).hexdigest()

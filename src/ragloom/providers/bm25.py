@@ -1,0 +1,190 @@
+"""An offline BM25-style sparse embedder for Qdrant's sparse vectors.
+
+Qdrant computes the IDF part of BM25 itself when the sparse vector is created with
+``modifier=IDF`` (statistics over the whole collection, always current). What is
+left to the client is the term-frequency part, which this module computes without
+any model, download or network: a Unicode-aware word split, lowercasing, English
+stop words removed, Snowball stemming (``snowballstemmer``), and a term id that is a
+stable hash of the stem, so ids never depend on the process, the corpus or the
+order documents arrive in.
+
+Example:
+    >>> from ragloom.providers.bm25 import BM25SparseEmbeddings
+    >>> bm25 = BM25SparseEmbeddings()
+    >>> bm25.tokenize("The runners were running")
+    ['runner', 'run']
+    >>> bm25.embed_query("running runs").values
+    [1.0]
+
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import snowballstemmer  # type: ignore[import-untyped, unused-ignore]
+from langchain_qdrant import SparseEmbeddings, SparseVector
+
+__all__ = ["ENGLISH_STOP_WORDS", "BM25SparseEmbeddings"]
+
+# Snowball's English stop list (snowballstem.org/algorithms/english/stop.txt): the
+# list made for this stemmer, negations and contractions included.
+ENGLISH_STOP_WORDS: frozenset[str] = frozenset(
+    """
+    i me my myself we our ours ourselves you your yours yourself yourselves he him his
+    himself she her hers herself it its itself they them their theirs themselves what
+    which who whom this that these those am is are was were be been being have has had
+    having do does did doing would should could ought i'm you're he's she's it's we're
+    they're i've you've we've they've i'd you'd he'd she'd we'd they'd i'll you'll
+    he'll she'll we'll they'll isn't aren't wasn't weren't hasn't haven't hadn't
+    doesn't don't didn't won't wouldn't shan't shouldn't can't cannot couldn't mustn't
+    let's that's who's what's here's there's when's where's why's how's a an the and
+    but if or because as until while of at by for with about against between into
+    through during before after above below to from up down in out on off over under
+    again further then once here there when where why how all any both each few more
+    most other some such no nor not only own same so than too very
+    """.split()  # noqa: SIM905 (the published list, in its published layout)
+)
+
+# Letters and digits of any script; an apostrophe inside a word keeps it whole
+# ("don't", "o'clock") so the stop list and the stemmer see the real word.
+# Underscores split words, so `api_key` matches "API key".
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\uff07": "'"})
+
+
+class BM25SparseEmbeddings(SparseEmbeddings):
+    """BM25 term weights for Qdrant sparse vectors with the IDF modifier.
+
+    Documents carry BM25's saturated term frequency
+    ``tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avgdl))`` per stem, where ``len``
+    counts the document's terms after stop words; queries carry 1 per unique stem.
+    Qdrant multiplies in the IDF, so the score of a query is the BM25 score of the
+    document. Deterministic, thread-safe, offline.
+
+    Args:
+        language: A Snowball algorithm name (`english`, `french`, `german`, ...).
+        k1: Term-frequency saturation; higher lets repeated terms count longer.
+        b: Length normalisation, 0 (none) to 1 (full).
+        avgdl: The average document length in terms that `b` normalises against;
+            about 100 for the default 1000-character chunks.
+        stop_words: Words dropped before stemming; default the Snowball English list
+            for `english` and none for other languages.
+
+    Example:
+        >>> bm25 = BM25SparseEmbeddings(avgdl=3)
+        >>> vec = bm25.embed_documents(["running runs run"])[0]
+        >>> vec.indices == [BM25SparseEmbeddings.term_id("run")], round(vec.values[0], 4)
+        (True, 1.5714)
+
+    """
+
+    def __init__(
+        self,
+        *,
+        language: str = "english",
+        k1: float = 1.2,
+        b: float = 0.75,
+        avgdl: float = 100.0,
+        stop_words: Iterable[str] | None = None,
+    ) -> None:
+        if language not in snowballstemmer.algorithms():
+            raise ValueError(
+                f"no Snowball stemmer for {language!r}; choose one of "
+                f"{', '.join(snowballstemmer.algorithms())}"
+            )
+        if k1 < 0 or not 0 <= b <= 1 or avgdl <= 0:
+            raise ValueError("BM25 needs k1 >= 0, 0 <= b <= 1 and avgdl > 0")
+        self.language = language
+        """The Snowball algorithm used for stemming."""
+        self.k1 = k1
+        """Term-frequency saturation."""
+        self.b = b
+        """Length normalisation."""
+        self.avgdl = avgdl
+        """Average document length in terms."""
+        if stop_words is None:
+            stop_words = ENGLISH_STOP_WORDS if language == "english" else ()
+        self.stop_words: frozenset[str] = frozenset(w.casefold() for w in stop_words)
+        """Words dropped before stemming."""
+        # Snowball stemmers keep state while they work: one per thread, because the
+        # async API runs embed_documents in executor threads.
+        self._local = threading.local()
+        self._cache: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"BM25SparseEmbeddings(language={self.language!r}, k1={self.k1}, b={self.b}, "
+            f"avgdl={self.avgdl})"
+        )
+
+    @staticmethod
+    def term_id(stem: str) -> int:
+        """The sparse index of a stem: the first 4 bytes of its BLAKE2b hash.
+
+        Example:
+            >>> BM25SparseEmbeddings.term_id("run") == BM25SparseEmbeddings.term_id("run")
+            True
+
+        """
+        return int.from_bytes(hashlib.blake2b(stem.encode("utf-8"), digest_size=4).digest(), "big")
+
+    def _stem(self, word: str) -> str:
+        stem = self._cache.get(word)
+        if stem is None:
+            stemmer: Any = getattr(self._local, "stemmer", None)
+            if stemmer is None:
+                stemmer = self._local.stemmer = snowballstemmer.stemmer(self.language)
+            stem = str(stemmer.stemWord(word))
+            if len(self._cache) < 200_000:  # bounded: a corpus's vocabulary, not its text
+                self._cache[word] = stem
+        return stem
+
+    def tokenize(self, text: str) -> list[str]:
+        """The stems of `text` in order, stop words removed.
+
+        Example:
+            >>> BM25SparseEmbeddings().tokenize("Rotating the API_KEYS, don't wait!")
+            ['rotat', 'api', 'key', 'wait']
+
+        """
+        normalized = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).casefold()
+        return [
+            self._stem(word) for word in _WORD.findall(normalized) if word not in self.stop_words
+        ]
+
+    def embed_documents(self, texts: list[str]) -> list[SparseVector]:
+        """BM25 term-frequency weights of each text, sorted by term id.
+
+        Example:
+            >>> [len(v.indices) for v in BM25SparseEmbeddings().embed_documents(["a cat", ""])]
+            [1, 0]
+
+        """
+        vectors = []
+        for text in texts:
+            ids = [self.term_id(stem) for stem in self.tokenize(text)]
+            # Different stems whose hashes collide count as one term: indices must be unique.
+            counts = Counter(ids)
+            norm = self.k1 * (1.0 - self.b + self.b * len(ids) / self.avgdl)
+            indices = sorted(counts)
+            values = [counts[i] * (self.k1 + 1.0) / (counts[i] + norm) for i in indices]
+            vectors.append(SparseVector(indices=indices, values=values))
+        return vectors
+
+    def embed_query(self, text: str) -> SparseVector:
+        """Weight 1 for each unique stem of the query, sorted by term id.
+
+        Example:
+            >>> BM25SparseEmbeddings().embed_query("cats and cat").values
+            [1.0]
+
+        """
+        indices = sorted({self.term_id(stem) for stem in self.tokenize(text)})
+        return SparseVector(indices=indices, values=[1.0] * len(indices))
