@@ -1,5 +1,13 @@
-"""ragloom: composable RAG factories for LangChain over Qdrant, Ollama by default."""
+"""ragloom: composable RAG factories for LangChain over Qdrant, Ollama by default.
 
+Example:
+    >>> from ragloom import build_rag_chain
+    >>> chain = build_rag_chain()  # doctest: +SKIP
+    >>> chain.invoke("What is ragloom?")["answer"]  # doctest: +SKIP
+
+"""
+
+from ragloom.chains import RagInput, RagOutput, build_rag_chain
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import (
     CollectionMismatch,
@@ -11,16 +19,50 @@ from ragloom.errors import (
     RagloomError,
     StoreLocked,
 )
+from ragloom.ingest import FailedFile, IngestProgress, IngestReport, aingest, ingest
+from ragloom.prompts import build_condense_prompt, build_prompt, format_context
+from ragloom.providers import (
+    Provider,
+    available_providers,
+    build_chat_model,
+    build_embeddings,
+    get_provider,
+    register_provider,
+)
+from ragloom.retrievers import RagloomRetriever, build_retriever
+from ragloom.store import build_vector_store, close_clients, get_client
 
 __all__ = [
     "CollectionMismatch",
     "ConfigError",
+    "FailedFile",
     "IngestError",
+    "IngestProgress",
+    "IngestReport",
     "ModelNotFound",
+    "Provider",
     "ProviderTimeout",
     "ProviderUnavailable",
     "RagConfig",
+    "RagInput",
+    "RagOutput",
     "RagloomError",
+    "RagloomRetriever",
     "StoreLocked",
+    "aingest",
+    "available_providers",
+    "build_chat_model",
+    "build_condense_prompt",
+    "build_embeddings",
+    "build_prompt",
+    "build_rag_chain",
+    "build_retriever",
+    "build_vector_store",
+    "close_clients",
+    "format_context",
+    "get_client",
+    "get_provider",
+    "ingest",
     "load_config",
+    "register_provider",
 ]

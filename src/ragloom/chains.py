@@ -82,7 +82,7 @@ def build_rag_chain(
     *,
     llm: BaseLanguageModel[Any] | None = None,
     retriever: BaseRetriever | None = None,
-    prompt: BasePromptTemplate | str | None = None,
+    prompt: BasePromptTemplate[Any] | str | None = None,
 ) -> Runnable[str | dict[str, Any], dict[str, Any]]:
     """Build the retrieval-augmented answer chain.
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from langchain_core.documents import Document
 from langchain_core.prompts import (
@@ -117,7 +118,7 @@ def _read_template(template: str | Path) -> str:
     return template
 
 
-def _check(prompt: BasePromptTemplate, required: frozenset[str], what: str) -> None:
+def _check(prompt: BasePromptTemplate[Any], required: frozenset[str], what: str) -> None:
     declared = set(prompt.input_variables) | set(prompt.optional_variables)
     missing = required - declared
     if missing:
@@ -136,8 +137,8 @@ def _check(prompt: BasePromptTemplate, required: frozenset[str], what: str) -> N
 
 
 def build_prompt(
-    cfg: RagConfig | None = None, template: str | Path | BasePromptTemplate | None = None
-) -> BasePromptTemplate:
+    cfg: RagConfig | None = None, template: str | Path | BasePromptTemplate[Any] | None = None
+) -> BasePromptTemplate[Any]:
     r"""Build the answer prompt: the built-in grounded one, or a checked custom template.
 
     Args:
@@ -178,7 +179,7 @@ def build_prompt(
 
 def build_condense_prompt(
     cfg: RagConfig | None = None, template: str | Path | None = None
-) -> BasePromptTemplate:
+) -> BasePromptTemplate[Any]:
     """Build the prompt that rewrites a follow-up into a standalone question.
 
     Args:

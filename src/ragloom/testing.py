@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -137,19 +137,20 @@ def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     vcr.register_matcher("json_body", json_body_matcher)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Explain a missing recording: which request, which cassette, how to record it."""
-    outcome = yield
-    report = outcome.get_result()
+    report = yield
     excinfo = call.excinfo
     if excinfo is None or not report.failed:
-        return
+        return report
     exc: BaseException | None = excinfo.value
     while exc is not None and type(exc).__name__ != "CannotOverwriteExistingCassetteException":
         exc = exc.__cause__ or exc.__context__
     if exc is None:
-        return
+        return report
     cassette = getattr(getattr(exc, "cassette", None), "_path", "the test's cassette")
     request = getattr(exc, "failed_request", None)
     asked = f"{request.method} {urlsplit(request.uri).path}" if request is not None else "a request"
@@ -160,6 +161,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         f"    pytest {item.nodeid} --record-mode=once\n"
         "or re-record the whole cassette with --record-mode=rewrite.",
     ))
+    return report
 
 
 @pytest.fixture(scope="module")
