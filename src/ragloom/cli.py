@@ -10,12 +10,20 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from ragloom.config import RagConfig, load_config
@@ -47,7 +55,7 @@ def _run(action: Callable[[], T]) -> T:
     try:
         return action()
     except RagloomError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -140,17 +148,41 @@ def ingest(
     from ragloom.ingest import ingest as run_ingest
 
     cfg = _run(lambda: load_config(config))
-    report = _run(lambda: run_ingest([str(p) for p in paths], cfg, prune=prune, glob=glob))
-    table = Table(title=f"Ingested into {cfg.qdrant.collection!r}")
-    for column in ("added", "updated", "unchanged", "deleted", "failed"):
+    with _ingest_progress() as on_progress:
+        try:
+            report = _run(lambda: run_ingest([str(p) for p in paths], cfg, prune=prune, glob=glob,
+                                             on_progress=on_progress))
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted:[/] files already settled are stored; run the"
+                              " same command again to finish (nothing is duplicated).")
+            raise typer.Exit(130) from None
+    table = Table(title=f"Ingested into {cfg.qdrant.collection!r} in {report.duration_s:.1f} s")
+    for column in ("added", "updated", "unchanged", "deleted", "failed", "chunks written",
+                   "chunks deleted"):
         table.add_column(column, justify="right")
     table.add_row(str(report.added), str(report.updated), str(report.unchanged),
-                  str(report.deleted), str(len(report.failed)))
+                  str(report.deleted), str(len(report.failed)), str(report.chunks_written),
+                  str(report.chunks_deleted))
     console.print(table)
     for failure in report.failed:
         err_console.print(f"[red]failed:[/] {failure.path}: {failure.reason}", highlight=False)
     if report.failed:
         raise typer.Exit(2)
+
+
+@contextmanager
+def _ingest_progress() -> Iterator[Callable[[Any], None]]:
+    """A rich progress bar fed by `IngestProgress` events (files settled, chunks/s)."""
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TextColumn("{task.fields[rate]}"), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task("ingesting", total=None, rate="")
+
+        def on_progress(event: Any) -> None:
+            progress.update(task, total=event.files_total, completed=event.files_done,
+                            rate=f"{event.chunks_done} chunks, {event.chunks_per_s:.0f}/s")
+
+        yield on_progress
 
 
 @app.command("config")
