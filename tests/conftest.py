@@ -69,7 +69,23 @@ def _isolated_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
 
 
 @pytest.fixture(scope="session")
-def ollama_url(request: pytest.FixtureRequest) -> Iterator[str]:
+def ollama_test_server(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The project's test server while recording or live (for `.faults`), else None.
+
+    None while replaying (the cassettes hold the faulty answers) and when `OLLAMA_HOST`
+    names a real Ollama (which cannot inject faults).
+    """
+    if _real_ollama() or not (_recording(request.config) or _live_selected(request.config)):
+        yield None
+        return
+    from tests.ollama_server.fixtures import running_server
+
+    with running_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def ollama_url(ollama_test_server: Any) -> str:
     """Base URL of the Ollama the tests talk to.
 
     Replaying: a fixed URL that is never contacted (cassettes ignore host and port).
@@ -77,15 +93,8 @@ def ollama_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """
     real = _real_ollama()
     if real:
-        yield real
-        return
-    if not (_recording(request.config) or _live_selected(request.config)):
-        yield REPLAY_URL
-        return
-    from tests.ollama_server.fixtures import running_server
-
-    with running_server() as server:
-        yield server.url
+        return real
+    return str(ollama_test_server.url) if ollama_test_server is not None else REPLAY_URL
 
 
 def unique_collection(request: pytest.FixtureRequest) -> str:

@@ -19,6 +19,7 @@ from ragloom.errors import (
     RagloomError,
     StoreLocked,
 )
+from ragloom.evaluation import EvalResult, evaluate_retriever
 from ragloom.ingest import FailedFile, IngestProgress, IngestReport, aingest, ingest
 from ragloom.prompts import build_condense_prompt, build_prompt, format_context
 from ragloom.providers import (
@@ -29,17 +30,19 @@ from ragloom.providers import (
     get_provider,
     register_provider,
 )
-from ragloom.retrievers import RagloomRetriever, build_retriever
+from ragloom.retrievers import MultiQueryRetriever, RagloomRetriever, build_retriever
 from ragloom.store import build_vector_store, close_clients, get_client
 
 __all__ = [
     "CollectionMismatch",
     "ConfigError",
+    "EvalResult",
     "FailedFile",
     "IngestError",
     "IngestProgress",
     "IngestReport",
     "ModelNotFound",
+    "MultiQueryRetriever",
     "Provider",
     "ProviderTimeout",
     "ProviderUnavailable",
@@ -59,6 +62,7 @@ __all__ = [
     "build_retriever",
     "build_vector_store",
     "close_clients",
+    "evaluate_retriever",
     "format_context",
     "get_client",
     "get_provider",

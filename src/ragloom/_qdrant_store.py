@@ -5,6 +5,8 @@ Private module; import `RagloomVectorStore` from `ragloom.store`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -13,12 +15,34 @@ from langchain_core.documents import Document
 from langchain_qdrant import QdrantVectorStore
 from qdrant_client import models
 
-__all__ = ["ID_NAMESPACE", "RagloomVectorStore", "point_id"]
+__all__ = ["ID_NAMESPACE", "RagloomVectorStore", "content_id", "point_id"]
 
 ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://ragloom.invalid/document-id")
 """Namespace of the UUIDv5 point ids made from document ids that Qdrant cannot take."""
 
 _MAX_POINT_INT = 2**64 - 1
+
+
+def content_id(text: str, metadata: dict[str, Any] | None, occurrence: int = 0) -> str:
+    """The id given to a document added without one: UUIDv5 of its text and metadata.
+
+    Deterministic, so the same texts send the same upsert requests in every run (and
+    re-adding them overwrites instead of duplicating); `occurrence` tells apart equal
+    documents given in the same call. Metadata key order does not matter.
+
+    Example:
+        >>> content_id("a", {"x": 1, "y": 2}) == content_id("a", {"y": 2, "x": 1})
+        True
+        >>> content_id("a", None) != content_id("a", None, occurrence=1)
+        True
+
+    """
+    try:
+        meta = json.dumps(metadata, sort_keys=True, ensure_ascii=False, default=repr)
+    except TypeError:  # keys that do not sort together
+        meta = repr(sorted((repr(k), repr(v)) for k, v in (metadata or {}).items()))
+    digest = hashlib.sha256(f"{text}\0{meta}".encode()).hexdigest()
+    return str(uuid.uuid5(ID_NAMESPACE, f"content:{digest}:{occurrence}"))
 
 
 def point_id(doc_id: str | int) -> str | int:
@@ -83,7 +107,10 @@ class RagloomVectorStore(QdrantVectorStore):
         batch_size: int = 64,
         **kwargs: Any,
     ) -> list[str]:
-        """Embed and upsert texts; ids may be any strings, `None` entries get a UUID.
+        """Embed and upsert texts; ids may be any strings, `None` entries get `content_id`.
+
+        The generated ids are deterministic (never random), so the same call sends the
+        same request to a Qdrant server every time.
 
         Returns:
             The document ids as strings, in order: the ones given, or generated.
@@ -99,7 +126,17 @@ class RagloomVectorStore(QdrantVectorStore):
         given = list(ids) if ids is not None else [None] * len(texts)
         if len(given) != len(texts):
             raise ValueError(f"got {len(given)} ids for {len(texts)} texts")
-        doc_ids = [str(uuid.uuid4()) if i is None else str(i) for i in given]
+        seen: dict[str, int] = {}
+        doc_ids: list[str] = []
+        for index, (given_id, text) in enumerate(zip(given, texts, strict=True)):
+            if given_id is not None:
+                doc_ids.append(str(given_id))
+                continue
+            metadata = metadatas[index] if metadatas is not None else None
+            first = content_id(text, metadata)
+            occurrence = seen.get(first, 0)
+            seen[first] = occurrence + 1
+            doc_ids.append(first if occurrence == 0 else content_id(text, metadata, occurrence))
         for start in range(0, len(texts), batch_size):
             batch = texts[start : start + batch_size]
             vectors = self._build_vectors(batch)

@@ -45,7 +45,16 @@ __all__ = ["RagInput", "RagOutput", "build_rag_chain"]
 
 
 class RagInput(TypedDict):
-    """What the chain accepts besides a plain question string."""
+    """What the chain accepts besides a plain question string.
+
+    Example:
+        >>> payload: RagInput = {"question": "And for embeddings?",
+        ...                      "chat_history": [("human", "How do I use OpenAI?"),
+        ...                                       ("ai", "Set llm.provider: openai [1].")]}
+        >>> payload["question"]
+        'And for embeddings?'
+
+    """
 
     question: str
     """The user's question."""
@@ -54,7 +63,14 @@ class RagInput(TypedDict):
 
 
 class RagOutput(TypedDict):
-    """What the chain returns."""
+    """What the chain returns.
+
+    Example:
+        >>> result: RagOutput = {"question": "Who?", "answer": "I don't know.", "sources": []}
+        >>> sorted(result)
+        ['answer', 'question', 'sources']
+
+    """
 
     question: str
     """The question as asked."""
@@ -112,7 +128,7 @@ def build_rag_chain(
     """
     cfg = cfg if cfg is not None else load_config()
     llm = llm if llm is not None else build_chat_model(cfg)
-    retriever = retriever if retriever is not None else build_retriever(cfg)
+    retriever = retriever if retriever is not None else build_retriever(cfg, llm=llm)
     answer_prompt = prompt if isinstance(prompt, BasePromptTemplate) else build_prompt(cfg, prompt)
     condense = (build_condense_prompt(cfg) | llm | StrOutputParser()).with_config(
         run_name="condense_question"

@@ -3,6 +3,7 @@
 Example:
     $ ragloom ingest docs/
     $ ragloom ask "How do I rotate the API keys?"
+    $ ragloom doctor && ragloom pull
     $ RAGLOOM_LLM__PROVIDER=openai RAGLOOM_LLM__MODEL=gpt-4o-mini ragloom ask "..."
 
 """
@@ -19,10 +20,13 @@ import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TransferSpeedColumn,
 )
 from rich.table import Table
 
@@ -203,6 +207,101 @@ def show_config(
     source = config if config is not None else _run(config_file)
     console.print(f"# config file: {source or '(none)'}", style="dim", highlight=False)
     print(yaml.safe_dump(data, sort_keys=False), end="")
+
+
+@app.command()
+def doctor(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+) -> None:
+    """Check models, servers and the collection: ✓ ok, ! warning, ✗ failed (exit 1)."""
+    from ragloom.doctor import run_doctor
+
+    cfg = _run(lambda: load_config(config))
+    report = _run(lambda: run_doctor(cfg))
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+        raise typer.Exit(report.exit_code)
+    styles = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+    for check in report.checks:
+        console.print(f"[{styles[check.status]}]{check.symbol}[/] {check.name}: {check.detail}",
+                      highlight=False, soft_wrap=True)
+        if check.fix and check.status != "ok":
+            console.print(f"    fix: {check.fix}", style="dim", highlight=False, soft_wrap=True)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def pull(
+    models: Annotated[
+        list[str] | None, typer.Argument(help="Models to pull (default: configured, missing).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Pull Ollama models through /api/pull with a progress bar (default: the missing ones)."""
+    from ragloom.doctor import missing_models
+    from ragloom.providers._errors import ollama_url
+    from ragloom.providers.ollama import pull_model
+
+    cfg = _run(lambda: load_config(config))
+    if models:
+        targets = [(m, ollama_url(cfg.llm.base_url)) for m in models]
+    else:
+        targets = _run(lambda: missing_models(cfg))
+        if not targets:
+            console.print("[green]✓[/] every configured Ollama model is present", highlight=False)
+            return
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
+               DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn())
+    for model, url in targets:
+        with Progress(*columns, console=err_console, transient=True) as progress:
+            tasks: dict[str, TaskID] = {}
+
+            def on_progress(p: Any, progress: Progress = progress,
+                            tasks: dict[str, TaskID] = tasks, model: str = model) -> None:
+                key = p.digest or "status"
+                if key not in tasks:
+                    tasks[key] = progress.add_task(f"{model}: {p.status}", total=p.total)
+                progress.update(tasks[key], description=f"{model}: {p.status}",
+                                total=p.total, completed=p.completed or 0)
+
+            _run(lambda: pull_model(model, base_url=url, on_progress=on_progress,  # noqa: B023
+                                    headers=cfg.llm.headers or None))
+        console.print(f"[green]✓[/] pulled {model} at {url}", highlight=False)
+
+
+@app.command("eval")
+def eval_retrieval(
+    dataset: Annotated[Path, typer.Argument(
+        help='JSONL of {"question": ..., "relevant_sources": [...]} lines.')],
+    config: ConfigOption = None,
+    k: Annotated[int | None, typer.Option(help="Cut-off (default: retrieval.k).")] = None,
+    mode: Annotated[str | None, typer.Option(help="dense | sparse | hybrid.")] = None,
+    search: Annotated[str | None, typer.Option(help="similarity | mmr | threshold.")] = None,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Also write the full result (per question too) to this JSON file.")] = None,
+) -> None:
+    """Score retrieval on a labelled dataset: recall@k, MRR@k, nDCG@k and timings.
+
+    Example: ragloom ingest tests/data/eval/corpus && ragloom eval tests/data/eval/questions.jsonl
+    """
+    from ragloom.evaluation import evaluate
+
+    retrieval = {key: value for key, value in {"mode": mode, "search": search}.items() if value}
+    cfg = _run(lambda: load_config(config, **({"retrieval": retrieval} if retrieval else {})))
+    result = _run(lambda: evaluate(dataset, cfg, k=k))
+    s = result.settings
+    table = Table(title=f"{result.questions} questions, {s['mode']}/{s['search']},"
+                        f" k={result.k}, {s['embeddings']}")
+    for column in (f"recall@{result.k}", f"MRR@{result.k}", f"nDCG@{result.k}",
+                   "median ms", "p95 ms"):
+        table.add_column(column, justify="right")
+    table.add_row(f"{result.recall:.3f}", f"{result.mrr:.3f}", f"{result.ndcg:.3f}",
+                  f"{result.median_ms:.1f}", f"{result.p95_ms:.1f}")
+    console.print(table)
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        console.print(f"wrote {json_out}", style="dim", highlight=False)
 
 
 def main() -> None:

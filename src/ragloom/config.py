@@ -69,8 +69,8 @@ class LLMSettings(_Section):
     """Server URL. Ollama: `OLLAMA_HOST` or http://127.0.0.1:11434; OpenAI: the API's own."""
     api_key: SecretStr | None = None
     """API key. `openai` falls back to `OPENAI_API_KEY`; never logged or recorded."""
-    headers: dict[str, str] = Field(default_factory=dict)
-    """Extra HTTP headers for every request (e.g. auth for an Ollama behind a proxy)."""
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    """Extra HTTP headers for every request (e.g. auth for an Ollama behind a proxy); masked."""
     temperature: float = 0.1
     """Sampling temperature."""
     num_ctx: int | None = 8192
@@ -79,7 +79,7 @@ class LLMSettings(_Section):
     """Ollama only: how long the model stays loaded between calls."""
     timeout_s: float = 120.0
     """Request timeout in seconds; covers a cold model load."""
-    max_retries: int = 2
+    max_retries: int = Field(2, ge=0)
     """Retries for transient failures (connection reset, 5xx, 429)."""
     auto_pull: bool = False
     """Ollama only: pull the model when the server says it is missing."""
@@ -98,7 +98,7 @@ class EmbeddingsSettings(_Section):
     """Server URL; same defaults as `llm.base_url`."""
     api_key: SecretStr | None = None
     """API key. `openai` falls back to `OPENAI_API_KEY`; never logged or recorded."""
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
     """Extra HTTP headers for every request."""
     keep_alive: str | int | None = "30m"
     """Ollama only: how long the model stays loaded between calls."""
@@ -108,6 +108,10 @@ class EmbeddingsSettings(_Section):
     """Texts per embedding request."""
     max_concurrency: int = Field(4, ge=1)
     """Embedding requests in flight at once during ingestion."""
+    max_retries: int = Field(2, ge=0)
+    """Retries for transient failures (connection reset, 5xx, 429)."""
+    auto_pull: bool = False
+    """Ollama only: pull the model when the server says it is missing."""
     extra: dict[str, Any] = Field(default_factory=dict)
     """Passed through unchanged to the LangChain embeddings class."""
 
@@ -149,7 +153,7 @@ class RetrievalSettings(_Section):
     k: int = Field(4, ge=1)
     """Documents returned, exactly."""
     fetch_k: int = Field(20, ge=1)
-    """Candidates fetched before MMR re-ranking."""
+    """Candidates fetched before MMR re-ranking, and per side (dense, sparse) before hybrid RRF."""
     lambda_mult: float = Field(0.5, ge=0.0, le=1.0)
     """MMR: 1 favours relevance, 0 favours diversity."""
     score_threshold: float | None = None
@@ -248,12 +252,18 @@ class RagConfig(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """The configuration as plain data with every secret shown as `**********`.
 
+        Secrets are the API keys and the values of `headers` (often a bearer token).
+
         Example:
             >>> RagConfig(llm={"api_key": "sk-123"}).masked()["llm"]["api_key"]
             '**********'
 
         """
-        return self.model_dump(mode="json")
+        data = self.model_dump(mode="json")
+        for section in data.values():
+            if isinstance(section, dict) and section.get("headers"):
+                section["headers"] = dict.fromkeys(section["headers"], "**********")
+        return data
 
 
 def config_file() -> Path | None:

@@ -59,6 +59,7 @@ from ragloom._loaders import (
 )
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import ConfigError, IngestError
+from ragloom.providers.bm25 import BM25SparseEmbeddings
 
 __all__ = ["CHUNK_NAMESPACE", "INGEST_KEY", "FailedFile", "IngestProgress", "IngestReport",
            "ProgressCallback", "aingest", "chunk_id", "ingest"]
@@ -203,6 +204,11 @@ async def _ingest(paths: Paths, cfg: RagConfig | None, store: QdrantVectorStore 
         run.pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _has_sparse_vector(store: QdrantVectorStore) -> bool:
+    params = store.client.get_collection(store.collection_name).config.params
+    return store.sparse_vector_name in (params.sparse_vectors or {})
+
+
 @dataclass(eq=False)
 class _Job:
     """A file whose new chunks are on their way to Qdrant."""
@@ -235,6 +241,10 @@ class _Run:
         mode = RetrievalMode(store.retrieval_mode)
         self.embeddings = store.embeddings if mode is not RetrievalMode.SPARSE else None
         self.sparse = store.sparse_embeddings if mode is not RetrievalMode.DENSE else None
+        if self.sparse is None and _has_sparse_vector(store):
+            # A hybrid collection ingested in dense mode: still write the sparse vector,
+            # or later sparse/hybrid searches would never see these chunks.
+            self.sparse = BM25SparseEmbeddings()
         if mode is not RetrievalMode.SPARSE and self.embeddings is None:
             raise ConfigError("the vector store has no embeddings model to ingest with")
         self.id_key: str | None = getattr(store, "ID_PAYLOAD_KEY", None)

@@ -189,6 +189,10 @@ def build_condense_prompt(
     Returns:
         A string prompt; `chat_history` is filled with the conversation as text.
 
+    Raises:
+        ConfigError: The template misses `{chat_history}` or `{question}`, uses an unknown
+            variable, or its file cannot be read.
+
     Example:
         >>> sorted(build_condense_prompt().input_variables)
         ['chat_history', 'question']

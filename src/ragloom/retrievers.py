@@ -1,8 +1,12 @@
-"""Retrievers over the Qdrant store: similarity, MMR or score threshold, with filters.
+"""Retrievers over the Qdrant store: dense, sparse or hybrid; similarity, MMR or threshold.
 
 `k` is honoured exactly, per retriever and per call (`retriever.invoke(q, k=2)`),
 filters come from config or per call (`filter={"source": "a.md"}`), and every
-returned document carries its relevance in `metadata["score"]`.
+returned document carries its relevance in `metadata["score"]` (cosine similarity
+for dense, the BM25 score for sparse, the RRF score for hybrid). Hybrid search asks
+Qdrant for `fetch_k` dense and `fetch_k` sparse candidates and fuses them with
+Qdrant's reciprocal rank fusion. With `retrieval.multi_query`, the chat model writes
+variants of the question, each is retrieved, and the lists are fused (RRF again).
 
 Example:
     >>> from ragloom import RagConfig, build_retriever
@@ -16,13 +20,18 @@ Example:
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseLanguageModel
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import BasePromptTemplate, ChatPromptTemplate
 from langchain_core.retrievers import BaseRetriever
-from langchain_qdrant import QdrantVectorStore
+from langchain_core.runnables import Runnable
+from langchain_qdrant import QdrantVectorStore, RetrievalMode
 from pydantic import ConfigDict, Field
 from qdrant_client import models
 
@@ -30,7 +39,21 @@ from ragloom.config import RagConfig, load_config
 from ragloom.errors import ConfigError
 from ragloom.store import build_vector_store
 
-__all__ = ["RagloomRetriever", "build_retriever", "to_qdrant_filter"]
+__all__ = [
+    "DEFAULT_MULTI_QUERY_TEMPLATE",
+    "MultiQueryRetriever",
+    "RagloomRetriever",
+    "build_retriever",
+    "reciprocal_rank_fusion",
+    "to_qdrant_filter",
+]
+
+DEFAULT_MULTI_QUERY_TEMPLATE = (
+    "You help a search engine. Write {n} different rewordings of the question below,"
+    " using other words and synonyms while keeping its meaning. Reply with one rewording"
+    " per line and nothing else.\n\nQuestion: {question}"
+)
+"""Prompt asking the chat model for `{n}` variants of `{question}` (multi-query)."""
 
 _FILTER_CLAUSES = {"must", "should", "must_not", "min_should"}
 
@@ -76,6 +99,9 @@ def _merge(*filters: models.Filter | None) -> models.Filter | None:
 class RagloomRetriever(BaseRetriever):
     """A retriever over a `QdrantVectorStore` with exact `k`, filters and scores.
 
+    The store's `retrieval_mode` decides what is searched: dense vectors, sparse
+    BM25 vectors, or both fused by Qdrant's RRF (`fetch_k` candidates from each).
+
     Example:
         >>> from langchain_core.embeddings import DeterministicFakeEmbedding
         >>> from ragloom import RagConfig, build_vector_store
@@ -96,7 +122,7 @@ class RagloomRetriever(BaseRetriever):
     k: int = Field(4, ge=1)
     """Documents returned (at most; fewer when the store holds fewer)."""
     fetch_k: int = Field(20, ge=1)
-    """MMR: candidates considered before re-ranking."""
+    """MMR: candidates re-ranked; hybrid: candidates taken from each of dense and sparse."""
     lambda_mult: float = Field(0.5, ge=0.0, le=1.0)
     """MMR: 1 favours relevance, 0 favours diversity."""
     score_threshold: float | None = None
@@ -108,25 +134,43 @@ class RagloomRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
         k = int(kwargs.pop("k", self.k))
+        if k < 1:
+            raise ConfigError(f"k must be at least 1 (got {k})")
+        fetch_k = max(int(kwargs.pop("fetch_k", self.fetch_k)), k)
         query_filter = _merge(
             to_qdrant_filter(self.filter), to_qdrant_filter(kwargs.pop("filter", None))
         )
         threshold = kwargs.pop("score_threshold", self.score_threshold)
+        mode = RetrievalMode(self.store.retrieval_mode)
         if self.search == "threshold" and threshold is None:
-            raise ConfigError("threshold search needs retrieval.score_threshold to be set")
+            raise ConfigError(
+                "threshold search needs a score threshold: set retrieval.score_threshold"
+                " (e.g. RAGLOOM_RETRIEVAL__SCORE_THRESHOLD=0.5) or pass score_threshold="
+            )
+        if threshold is not None and mode is RetrievalMode.HYBRID:
+            raise ConfigError(
+                "a score threshold cannot apply to hybrid retrieval: its scores are RRF"
+                " ranks, not similarities. Use retrieval.mode=dense or sparse for"
+                " threshold search, or unset retrieval.score_threshold"
+            )
         if self.search == "mmr":
+            if mode is not RetrievalMode.DENSE:
+                raise ConfigError(_MMR_NEEDS_DENSE.format(mode=mode.value))
             vector = self.store.embeddings.embed_query(query)  # type: ignore[union-attr]
             # langchain-qdrant hands lambda_mult to Qdrant's Mmr.diversity, whose scale
             # runs the other way (1 = most diverse); flip it to keep LangChain's meaning.
             pairs = self.store.max_marginal_relevance_search_with_score_by_vector(
                 vector,
                 k=k,
-                fetch_k=max(int(kwargs.pop("fetch_k", self.fetch_k)), k),
+                fetch_k=fetch_k,
                 lambda_mult=1.0 - float(kwargs.pop("lambda_mult", self.lambda_mult)),
                 filter=query_filter,
                 score_threshold=threshold,
                 **kwargs,
             )
+        elif mode is RetrievalMode.HYBRID:
+            pairs = self._hybrid(query, k=k, fetch_k=fetch_k, query_filter=query_filter,
+                                 **kwargs)
         else:
             pairs = self.store.similarity_search_with_score(
                 query, k=k, filter=query_filter, score_threshold=threshold, **kwargs
@@ -137,25 +181,185 @@ class RagloomRetriever(BaseRetriever):
             documents.append(doc)
         return documents
 
+    def _hybrid(
+        self, query: str, *, k: int, fetch_k: int, query_filter: models.Filter | None,
+        **kwargs: Any,
+    ) -> list[tuple[Document, float]]:
+        # langchain-qdrant prefetches only k candidates per side, so RRF has little to
+        # fuse; prefetch fetch_k from each and let Qdrant's RRF pick the k.
+        store = self.store
+        dense = store.embeddings.embed_query(query)  # type: ignore[union-attr]
+        sparse = store.sparse_embeddings.embed_query(query)
+        sparse_query = models.SparseVector(indices=sparse.indices, values=sparse.values)
+        points = store.client.query_points(
+            collection_name=store.collection_name,
+            prefetch=[
+                models.Prefetch(using=store.vector_name, query=dense, filter=query_filter,
+                                limit=fetch_k),
+                models.Prefetch(using=store.sparse_vector_name, query=sparse_query,
+                                filter=query_filter, limit=fetch_k),
+            ],
+            query=models.FusionQuery(fusion=models.Fusion.RRF),
+            query_filter=query_filter,
+            limit=k,
+            with_payload=True,
+            with_vectors=False,
+            **kwargs,
+        ).points
+        return [
+            (
+                store._document_from_point(
+                    point, store.collection_name, store.content_payload_key,
+                    store.metadata_payload_key,
+                ),
+                point.score,
+            )
+            for point in points
+        ]
+
+
+_MMR_NEEDS_DENSE = (
+    "retrieval.search=mmr needs retrieval.mode=dense (got {mode!r}): MMR re-ranks dense"
+    " vectors. Set retrieval.mode=dense, or use search=similarity with sparse or hybrid"
+)
+_RRF_K = 60
+
+
+def reciprocal_rank_fusion(
+    rankings: list[list[Document]], *, k: int | None = None, constant: int = _RRF_K
+) -> list[Document]:
+    """Fuse ranked lists: each document scores the sum of `1 / (constant + rank)`.
+
+    Documents are the same when their `id` is (else source and text are). The fused
+    score replaces `metadata["score"]` in the returned copies; best first.
+
+    Example:
+        >>> a, b, c = (Document(t, id=t) for t in "abc")
+        >>> [d.id for d in reciprocal_rank_fusion([[a, b], [b, c]])]
+        ['b', 'a', 'c']
+
+    """
+    scores: dict[Any, float] = {}
+    first: dict[Any, Document] = {}
+    for ranking in rankings:
+        for rank, doc in enumerate(ranking, start=1):
+            key = doc.id or (doc.metadata.get("source"), doc.page_content)
+            first.setdefault(key, doc)
+            scores[key] = scores.get(key, 0.0) + 1.0 / (constant + rank)
+    order = sorted(scores, key=lambda key: scores[key], reverse=True)[:k]
+    fused = []
+    for key in order:
+        doc = first[key].model_copy(deep=True)
+        doc.metadata["score"] = scores[key]
+        fused.append(doc)
+    return fused
+
+
+_NUMBERING = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)]|\(\d+\))\s*")
+
+
+class MultiQueryRetriever(BaseRetriever):
+    """Retrieve for the question and for chat-model rewordings of it, fused by RRF.
+
+    LangChain's own `MultiQueryRetriever` lives in `langchain-classic`, which ragloom
+    does not depend on; this is the same idea as one LCEL step (prompt, chat model,
+    one variant per line) plus reciprocal rank fusion instead of a plain union, so
+    `k` stays exact. Per-call arguments (`k`, `filter`, ...) reach every search.
+
+    Example:
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> from ragloom import RagConfig, build_vector_store
+        >>> store = build_vector_store(
+        ...     RagConfig(qdrant={"location": ":memory:", "collection": "doc_mq"}),
+        ...     embeddings=DeterministicFakeEmbedding(size=8))
+        >>> _ = store.add_texts(["cats purr", "dogs bark"], ids=["c", "d"])
+        >>> mq = MultiQueryRetriever(retriever=RagloomRetriever(store=store, k=2),
+        ...                          llm=FakeListChatModel(responses=["1. felines"]), k=1)
+        >>> len(mq.invoke("cats?"))
+        1
+
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    retriever: BaseRetriever
+    """The retriever run once per query (the question and each variant)."""
+    llm: Runnable[Any, Any]
+    """The chat model (or any Runnable from a prompt to text) that writes the variants."""
+    k: int = Field(4, ge=1)
+    """Documents returned after fusion."""
+    n_queries: int = Field(3, ge=1)
+    """Variants asked of the chat model (the original question is always searched too)."""
+    prompt: BasePromptTemplate[Any] = Field(
+        default_factory=lambda: ChatPromptTemplate.from_template(DEFAULT_MULTI_QUERY_TEMPLATE)
+    )
+    """Prompt with `{question}` and `{n}`; the reply holds one variant per line."""
+
+    def generate_queries(self, question: str, config: Any = None) -> list[str]:
+        r"""The question followed by up to `n_queries` distinct variants of it.
+
+        Example:
+            >>> from langchain_core.language_models import FakeListChatModel
+            >>> mq = MultiQueryRetriever.model_construct(
+            ...     llm=FakeListChatModel(responses=["1. Felines?\n2. cats?\n- Kittens"]),
+            ...     n_queries=3, prompt=ChatPromptTemplate.from_template("{n} {question}"))
+            >>> mq.generate_queries("cats?")
+            ['cats?', 'Felines?', 'Kittens']
+
+        """
+        chain = (self.prompt | self.llm | StrOutputParser()).with_config(
+            run_name="multi_query_variants"
+        )
+        reply = chain.invoke({"question": question, "n": self.n_queries}, config)
+        return _variants(question, reply, self.n_queries)
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        k = int(kwargs.pop("k", self.k))
+        config = {"callbacks": run_manager.get_child()}
+        queries = self.generate_queries(query, config)
+        rankings = [
+            self.retriever.invoke(q, config, k=k, **kwargs)  # type: ignore[arg-type]
+            for q in queries
+        ]
+        return reciprocal_rank_fusion(rankings, k=k)
+
+
+def _variants(question: str, reply: str, limit: int) -> list[str]:
+    seen = {question.strip().casefold()}
+    queries = [question]
+    for line in reply.splitlines():
+        text = _NUMBERING.sub("", line).strip().strip('"').strip()
+        if text and text.casefold() not in seen and len(queries) <= limit:
+            seen.add(text.casefold())
+            queries.append(text)
+    return queries
+
 
 def build_retriever(
     cfg: RagConfig | None = None,
     store: QdrantVectorStore | None = None,
     *,
     embeddings: Embeddings | None = None,
-) -> RagloomRetriever:
+    llm: BaseLanguageModel[Any] | None = None,
+) -> RagloomRetriever | MultiQueryRetriever:
     """Build the retriever described by `cfg.retrieval` over the configured store.
 
     Args:
         cfg: Configuration; default `load_config()`.
         store: A ready vector store; default `build_vector_store(cfg, embeddings=...)`.
         embeddings: Embeddings for the store when `store` is not given.
+        llm: Chat model for `retrieval.multi_query`; default `build_chat_model(cfg)`.
 
     Returns:
-        A LangChain `BaseRetriever`.
+        A LangChain `BaseRetriever`: a `RagloomRetriever`, wrapped in a
+        `MultiQueryRetriever` when `retrieval.multi_query` is set.
 
     Raises:
-        ConfigError: MMR asked for with sparse or hybrid retrieval.
+        ConfigError: MMR asked for with sparse or hybrid retrieval, or a score
+            threshold with hybrid retrieval.
 
     Example:
         >>> from langchain_core.embeddings import DeterministicFakeEmbedding
@@ -168,13 +372,17 @@ def build_retriever(
     cfg = cfg if cfg is not None else load_config()
     settings = cfg.retrieval
     if settings.search == "mmr" and settings.mode != "dense":
+        raise ConfigError(_MMR_NEEDS_DENSE.format(mode=settings.mode))
+    if settings.mode == "hybrid" and (
+        settings.search == "threshold" or settings.score_threshold is not None
+    ):
         raise ConfigError(
-            f"retrieval.search=mmr needs retrieval.mode=dense (got {settings.mode!r}):"
-            " MMR re-ranks dense vectors"
+            "retrieval.mode=hybrid cannot use a score threshold: hybrid scores are RRF"
+            " ranks, not similarities. Use search=similarity, or mode=dense or sparse"
         )
     if store is None:
         store = build_vector_store(cfg, embeddings=embeddings)
-    return RagloomRetriever(
+    retriever = RagloomRetriever(
         store=store,
         search=settings.search,
         k=settings.k,
@@ -183,3 +391,11 @@ def build_retriever(
         score_threshold=settings.score_threshold,
         filter=settings.filter,
     )
+    if not settings.multi_query:
+        return retriever
+    if llm is None:
+        # Imported here: only multi-query needs a chat model to retrieve.
+        from ragloom.providers import build_chat_model
+
+        llm = build_chat_model(cfg)
+    return MultiQueryRetriever(retriever=retriever, llm=llm, k=settings.k)

@@ -12,6 +12,28 @@ Clients are cached, one per location (`:memory:` included, so `ingest` and
 `build_retriever` on the same config see the same data), and embedded ones are
 closed at interpreter exit.
 
+Embedded → server → cluster. The embedded folder is one process at a time and
+searches by brute force (fine to ~20,000 chunks). To move on:
+
+1. Start a server (`docker run -p 6333:6333 qdrant/qdrant`) and set `qdrant.url`
+   (and `qdrant.api_key`; `prefer_grpc: true` for gRPC on 6334).
+2. Move the points, either by re-running `ragloom ingest PATH...` against the server
+   (point ids are deterministic, so the same points come back; costs the embedding
+   calls again) or without re-embedding by copying them:
+   `QdrantClient(path=".ragloom/qdrant").migrate(QdrantClient(url=...),
+   collection_names=["ragloom"])`. `migrate` recreates the collection with the
+   *source's* parameters (one shard, no quantization) and copies its metadata, so
+   ragloom opens it without an embedding call; `on_disk`/quantization can be set
+   afterwards with `update_collection`. Embedded Qdrant has no snapshots.
+3. For a cluster, decide `shard_number` (fixed at creation; at least the number of
+   nodes you plan) and `replication_factor` (2+ survives a node loss) before the
+   collection exists: point `qdrant.url` at the cluster with those set and let
+   `build_vector_store` create it, then copy points in (`scroll` from the old store,
+   `upload_points` to the new; `migrate` would recreate it with the source's one
+   shard) or re-ingest. From one server to a cluster, `create_snapshot` on the
+   server and `recover_snapshot` on a cluster node restore the collection as it was
+   (same shard count); more shards need the create-then-copy path.
+
 Example:
     >>> from langchain_core.embeddings import DeterministicFakeEmbedding
     >>> from ragloom import RagConfig
@@ -74,6 +96,12 @@ def get_client(settings: QdrantSettings | RagConfig | None = None) -> QdrantClie
 
     `url` set: a server client. Otherwise embedded: `:memory:` or a folder. One
     client per (url or resolved folder or `:memory:`, api key, prefer_grpc).
+
+    Args:
+        settings: The `qdrant` section or a whole `RagConfig`; default `load_config()`.
+
+    Returns:
+        The cached `QdrantClient`, opened on first use.
 
     Raises:
         StoreLocked: The folder is already open in another process or client.
@@ -202,6 +230,9 @@ def build_vector_store(
         client: A Qdrant client; default the cached one for `cfg.qdrant`.
         sparse_embeddings: For `sparse`/`hybrid` mode; default `BM25SparseEmbeddings()`.
         recreate: Drop the collection and its points first, then create it anew.
+
+    Returns:
+        A `RagloomVectorStore` (a `langchain_qdrant.QdrantVectorStore`) over the collection.
 
     Raises:
         CollectionMismatch: The existing collection has another vector size or

@@ -1,51 +1,74 @@
 """Test apps built on ragloom offline, with vcrpy cassettes (pytest-recording).
 
-Registered as a pytest plugin (entry point ``pytest11``) but inert unless used: it
-registers a ``json_body`` request matcher and offers fixtures; nothing changes for a
-test that does not ask for them. To record once against Ollama and replay forever::
+Registered as a pytest plugin (entry point ``pytest11``) but inert unless used:
+importing it needs neither vcrpy nor pytest-recording, nothing is autouse, and the
+only global effect is registering a ``json_body`` request matcher with
+pytest-recording's VCR when that plugin is installed. To record once against Ollama
+and replay forever::
 
     # conftest.py
     import pytest
+    import ragloom.testing
 
     @pytest.fixture(scope="module")
-    def vcr_config(ragloom_vcr_config):
-        return ragloom_vcr_config
+    def vcr_config():
+        return ragloom.testing.vcr_config()
 
     # test_app.py
     @pytest.mark.vcr
-    def test_answer(rag_chain):
+    def test_answer(ingest_folder, rag_chain):
+        ingest_folder("tests/docs")
         assert rag_chain.invoke("What is ragloom?")["answer"]
 
-Record with ``pytest --record-mode=once`` while Ollama runs; replay with plain
-``pytest`` (``--record-mode=none``, the default): an unrecorded request then fails the
-test, naming the request, the cassette and this command.
+Record with ``pytest --record-mode=once`` (a new cassette) or ``--record-mode=rewrite``
+(replace it) while Ollama runs; replay with plain ``pytest`` (pytest-recording's
+default mode is ``none``): an unrecorded request then fails the test, and the report
+names the request, the cassette and the command that records it.
+
+What is recorded: the model servers' HTTP (Ollama's ``/api/*``, OpenAI's ``/v1/*``).
+Embedded Qdrant (a folder or ``:memory:``) makes no HTTP, so there is nothing to
+record. Requests to a Qdrant *server* (recognised by the qdrant-client's
+``User-Agent`` or the ports 6333/6334) are neither recorded nor replayed by default:
+they pass through to the server, which is a database whose state a cassette cannot
+stand in for; tests that replay offline should use the in-memory ``rag_config``.
+``vcr_config(record_qdrant=True)`` records them too (ragloom's Qdrant requests are
+deterministic, see ``ragloom.store``).
 
 Example:
     >>> cfg = vcr_config()
     >>> cfg["match_on"]
     ('method', 'path', 'query', 'json_body')
+    >>> "authorization" in cfg["filter_headers"]
+    True
 
 """
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
-from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Generator, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import pytest
 
-from ragloom.config import RagConfig
-
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
+
+    from ragloom.config import RagConfig
+    from ragloom.ingest import IngestReport
 
 __all__ = [
     "FILTERED_HEADERS",
     "FILTERED_QUERY_PARAMETERS",
     "QDRANT_PORTS",
+    "QDRANT_USER_AGENT_PREFIX",
+    "IngestFolder",
+    "collection_for",
+    "is_qdrant_request",
     "json_body_matcher",
     "vcr_config",
 ]
@@ -54,11 +77,13 @@ FILTERED_HEADERS = (
     "authorization", "api-key", "x-api-key", "openai-organization", "openai-project",
     "cookie", "set-cookie", "proxy-authorization",
 )
-"""Request headers never written to a cassette."""
+"""Request and response headers never written to a cassette (compared case-insensitively)."""
 FILTERED_QUERY_PARAMETERS = ("api_key", "api-key", "key", "token", "access_token")
 """Query parameters never written to a cassette."""
 QDRANT_PORTS = (6333, 6334)
-"""Requests to these ports (a Qdrant server) are neither recorded nor replayed."""
+"""Ports of a Qdrant server (REST, gRPC); requests to them count as Qdrant traffic."""
+QDRANT_USER_AGENT_PREFIX = "python-client/"
+"""How qdrant-client's `User-Agent` starts (`python-client/<version> python/<version>`)."""
 
 
 def _json(body: bytes | str | None) -> Any:
@@ -87,54 +112,102 @@ def json_body_matcher(r1: Any, r2: Any) -> None:
     assert left == right, f"request bodies differ: {left!r} != {right!r}"
 
 
+def is_qdrant_request(request: Any) -> bool:
+    """Whether a vcrpy request goes to a Qdrant server (by port or qdrant-client's agent).
+
+    Example:
+        >>> from vcr.request import Request
+        >>> is_qdrant_request(Request("GET", "http://db:6333/collections", None, {}))
+        True
+        >>> agent = {"User-Agent": "python-client/1.12.0 python/3.11.9"}
+        >>> is_qdrant_request(Request("GET", "https://q.example.com/collections", None, agent))
+        True
+        >>> is_qdrant_request(Request("POST", "http://127.0.0.1:11434/api/chat", b"{}", {}))
+        False
+
+    """
+    if urlsplit(request.uri).port in QDRANT_PORTS:
+        return True
+    agent = ""
+    for name, value in dict(request.headers).items():
+        if name.lower() == "user-agent":
+            agent = value if isinstance(value, str) else str(value)
+    return agent.startswith(QDRANT_USER_AGENT_PREFIX)
+
+
 def _leave_qdrant_alone(request: Any) -> Any:
-    port = urlsplit(request.uri).port
-    return None if port in QDRANT_PORTS else request
+    return None if is_qdrant_request(request) else request
 
 
-def _drop_secret_response_headers(response: dict[str, Any]) -> dict[str, Any]:
-    headers = response.get("headers", {})
-    for name in list(headers):
-        if name.lower() in FILTERED_HEADERS:
-            del headers[name]
-    return response
+def _secret_response_header_filter(
+    names: frozenset[str],
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def drop(response: dict[str, Any]) -> dict[str, Any]:
+        headers = response.get("headers", {})
+        for name in list(headers):
+            if name.lower() in names:
+                del headers[name]
+        return response
+
+    return drop
 
 
-def vcr_config(**overrides: Any) -> dict[str, Any]:
+def vcr_config(
+    *,
+    secret_headers: Iterable[str] = (),
+    record_qdrant: bool = False,
+    **overrides: Any,
+) -> dict[str, Any]:
     """The vcrpy settings ragloom apps should record and replay with.
 
-    Secrets are filtered from headers and query strings; requests match on method,
-    path, query and JSON body, not on scheme, host or port, so a cassette recorded
-    against one Ollama replays against another; Qdrant server traffic is left alone.
+    Secrets are filtered from request and response headers and from query strings;
+    requests match on method, path, query and JSON body, not on scheme, host or port,
+    so a cassette recorded against one Ollama replays against another. Qdrant server
+    traffic passes through unrecorded unless `record_qdrant` (embedded Qdrant makes
+    no HTTP at all).
 
     Args:
+        secret_headers: More header names to keep out of cassettes, e.g. the names in
+            your `llm.headers` (`Authorization` is filtered already).
+        record_qdrant: Record and replay Qdrant server requests like the rest.
         **overrides: Any vcrpy `use_cassette` keyword, replacing the default.
 
     Returns:
-        A dict for pytest-recording's `vcr_config` fixture.
+        A dict for pytest-recording's `vcr_config` fixture (or `vcr.VCR(**...)`).
 
     Example:
-        >>> "authorization" in vcr_config()["filter_headers"]
-        True
+        >>> cfg = vcr_config(secret_headers=["X-Proxy-Token"], record_mode="once")
+        >>> "x-proxy-token" in cfg["filter_headers"], cfg["record_mode"]
+        (True, 'once')
 
     """
+    headers = list(dict.fromkeys([*FILTERED_HEADERS, *(h.lower() for h in secret_headers)]))
     config: dict[str, Any] = {
         "match_on": ("method", "path", "query", "json_body"),
-        "filter_headers": list(FILTERED_HEADERS),
+        "filter_headers": headers,
         "filter_query_parameters": list(FILTERED_QUERY_PARAMETERS),
-        "before_record_request": _leave_qdrant_alone,
-        "before_record_response": _drop_secret_response_headers,
+        "before_record_response": _secret_response_header_filter(frozenset(headers)),
         "decode_compressed_response": True,
     }
+    if not record_qdrant:
+        config["before_record_request"] = _leave_qdrant_alone
     config.update(overrides)
     return config
 
 
 # --- pytest plugin -------------------------------------------------------------------
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
-    """Register the `json_body` matcher with pytest-recording's VCR."""
+    """Register the `json_body` matcher with pytest-recording's VCR (when installed)."""
     vcr.register_matcher("json_body", json_body_matcher)
+
+
+def _body_preview(body: Any, limit: int = 300) -> str:
+    if body is None:
+        return ""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 @pytest.hookimpl(wrapper=True)
@@ -147,58 +220,135 @@ def pytest_runtest_makereport(
     if excinfo is None or not report.failed:
         return report
     exc: BaseException | None = excinfo.value
+    seen: set[int] = set()
     while exc is not None and type(exc).__name__ != "CannotOverwriteExistingCassetteException":
+        seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
+        if exc is not None and id(exc) in seen:
+            exc = None
     if exc is None:
         return report
     cassette = getattr(getattr(exc, "cassette", None), "_path", "the test's cassette")
     request = getattr(exc, "failed_request", None)
-    asked = f"{request.method} {urlsplit(request.uri).path}" if request is not None else "a request"
+    if request is not None:
+        asked = f"{request.method} {urlsplit(request.uri).path}"
+        body = _body_preview(getattr(request, "body", None))
+        if body:
+            asked += f" with body {body}"
+    else:
+        asked = "a request"
     report.sections.append((
         "ragloom: no recording",
-        f"{asked} has no recording in {cassette}.\n"
-        "Record it against a running Ollama (or the test server):\n"
-        f"    pytest {item.nodeid} --record-mode=once\n"
-        "or re-record the whole cassette with --record-mode=rewrite.",
+        f"{asked}\nhas no recording in {cassette}.\n"
+        "If the test or a library version changed the request, re-record the cassette "
+        "against a running Ollama (OLLAMA_HOST) or OpenAI:\n"
+        f"    pytest {item.nodeid} --record-mode=rewrite\n"
+        "(--record-mode=new_episodes keeps the old recordings and adds the missing one; "
+        "--record-mode=once records only cassettes that do not exist yet).",
     ))
     return report
 
 
 @pytest.fixture(scope="module")
 def ragloom_vcr_config() -> dict[str, Any]:
-    """`vcr_config()` as a fixture: return it from your own `vcr_config` fixture."""
+    """`vcr_config()` as a fixture: return it from your own `vcr_config` fixture.
+
+    Example (conftest.py):
+        ``@pytest.fixture(scope="module")``
+        ``def vcr_config(ragloom_vcr_config): return ragloom_vcr_config``
+    """
     return vcr_config()
 
 
+def collection_for(nodeid: str) -> str:
+    """The collection name `rag_config` uses for a test: stable across runs and machines.
+
+    Example:
+        >>> name = collection_for("tests/test_app.py::test_a")
+        >>> name == collection_for("tests/test_app.py::test_a"), name.startswith("test_")
+        (True, True)
+
+    """
+    return "test_" + uuid.uuid5(uuid.NAMESPACE_URL, nodeid).hex[:16]
+
+
 @pytest.fixture
-def rag_config(request: pytest.FixtureRequest) -> RagConfig:
+def rag_config(request: pytest.FixtureRequest) -> Generator[RagConfig, None, None]:
     """A `RagConfig` over in-memory Qdrant with a collection unique to the test.
 
-    Models and servers come from the usual sources (ragloom.yaml, `RAGLOOM_*`).
-    The collection name is derived from the test id, so requests stay byte-identical
-    from run to run.
+    Models and model servers come from the usual sources (ragloom.yaml, `RAGLOOM_*`);
+    a `qdrant.url` from them is ignored, so the test never reaches a Qdrant server.
+    The collection name derives from the test id (stable from run to run) and the
+    collection is dropped after the test.
+
+    Example (in a test):
+        ``def test_k(rag_config): assert rag_config.qdrant.location == ":memory:"``
     """
-    name = "test_" + uuid.uuid5(uuid.NAMESPACE_URL, request.node.nodeid).hex[:16]
-    return RagConfig(qdrant={"location": ":memory:", "collection": name})
+    from ragloom.config import RagConfig
+    from ragloom.store import get_client
+
+    name = collection_for(request.node.nodeid)
+    cfg = RagConfig(qdrant={"location": ":memory:", "url": None, "api_key": None,
+                            "collection": name})
+    yield cfg
+    client = get_client(cfg)
+    if client.collection_exists(name):
+        client.delete_collection(name)
 
 
 @pytest.fixture
 def rag_chain(rag_config: RagConfig) -> Runnable[Any, dict[str, Any]]:
-    """`build_rag_chain(rag_config)`: the whole chain, for end-to-end app tests."""
+    """`build_rag_chain(rag_config)`: the whole chain, for end-to-end app tests.
+
+    Example (in a test):
+        ``def test_q(rag_chain): assert rag_chain.invoke("Q?")["answer"]``
+    """
     from ragloom.chains import build_rag_chain
 
     return build_rag_chain(rag_config)
 
 
+class IngestFolder(Protocol):
+    """The `ingest_folder` fixture's function."""
+
+    def __call__(
+        self, *paths: str | os.PathLike[str], relative_to: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> IngestReport:
+        """Ingest `paths` into the test's collection; return the `IngestReport`."""
+        ...
+
+
+def _common_parent(paths: list[Path]) -> Path:
+    parents = [p.parent for p in paths]
+    return Path(os.path.commonpath([str(p) for p in parents])) if parents else Path.cwd()
+
+
 @pytest.fixture
-def ingest_folder(rag_config: RagConfig) -> Callable[..., Any]:
+def ingest_folder(rag_config: RagConfig) -> IngestFolder:
     """A function that ingests files or folders into the test's collection.
 
-    Example (in a test): ``report = ingest_folder("tests/data/docs")``.
+    Each chunk's `source` is stored relative to `relative_to`, by default the common
+    parent of the paths given (`docs/a.md` for `ingest_folder("tests/data/docs")`),
+    so the sources quoted in prompts, and hence the recorded request bodies, do not
+    depend on where the checkout lives or on the current directory.
+
+    Example (in a test):
+        ``report = ingest_folder("tests/data/docs"); assert report.ok``
     """
     from ragloom.ingest import ingest
 
-    def _ingest(*paths: str, **kwargs: Any) -> Any:
-        return ingest(list(paths), rag_config, **kwargs)
+    def _ingest(
+        *paths: str | os.PathLike[str], relative_to: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> IngestReport:
+        absolute = [Path(p).resolve() for p in paths]
+        base = Path(relative_to).resolve() if relative_to is not None else _common_parent(absolute)
+        here = os.getcwd()
+        os.chdir(base)
+        try:
+            return ingest([os.path.relpath(p, base) for p in absolute], rag_config, **kwargs)
+        finally:
+            os.chdir(here)
 
     return _ingest

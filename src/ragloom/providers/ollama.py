@@ -3,7 +3,10 @@
 The server is `base_url`, else `OLLAMA_HOST`, else http://127.0.0.1:11434. The
 classes returned are `ChatOllama` / `OllamaEmbeddings` subclasses that differ only
 in turning client errors into ragloom's (`ModelNotFound` with the `ollama pull`
-command, `ProviderUnavailable` with the URL, `ProviderTimeout` with the setting).
+command, `ProviderUnavailable` with the URL, `ProviderTimeout` with the setting),
+in retrying transient failures (429, 5xx, dropped connections; `llm.max_retries`)
+with backoff at the httpx transport, and, with `auto_pull`, in pulling a missing
+model through `/api/pull` and trying once more.
 
 Example:
     >>> from ragloom.config import LLMSettings
@@ -15,20 +18,27 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar, cast
 
+import ollama
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_ollama import ChatOllama, OllamaEmbeddings
 
 from ragloom.config import EmbeddingsSettings, LLMSettings
-from ragloom.errors import ConfigError
-from ragloom.providers._errors import translated, translated_aiter, translated_iter
+from ragloom.errors import ConfigError, ModelNotFound
+from ragloom.providers._errors import ollama_url, translated, translated_aiter, translated_iter
+from ragloom.providers._retry import AsyncRetryTransport, RetryTransport
 
-__all__ = ["OllamaProvider", "RagloomChatOllama", "RagloomOllamaEmbeddings"]
+__all__ = ["OllamaProvider", "RagloomChatOllama", "RagloomOllamaEmbeddings", "apull_model",
+           "pull_model"]
+
+log = logging.getLogger("ragloom.ollama")
+T = TypeVar("T")
 
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -57,14 +67,125 @@ def _client_kwargs(timeout_s: float, headers: dict[str, str]) -> dict[str, Any]:
     return kwargs
 
 
-class RagloomChatOllama(ChatOllama):
+def _retry_kwargs(max_retries: int) -> dict[str, Any]:
+    """`sync_client_kwargs` / `async_client_kwargs` carrying the retrying transports."""
+    return {"sync_client_kwargs": {"transport": RetryTransport(max_retries=max_retries)},
+            "async_client_kwargs": {"transport": AsyncRetryTransport(max_retries=max_retries)}}
+
+
+def _pull_failed(model: str, url: str, error: object) -> ModelNotFound:
+    return ModelNotFound(
+        f"could not pull model {model!r} at {url}: {error}. Check the name on"
+        " https://ollama.com/library (a tag such as ':1b' may be needed) and that the"
+        " server can reach its registry",
+        model=model,
+    )
+
+
+def pull_model(
+    model: str,
+    *,
+    base_url: str | None = None,
+    client: ollama.Client | None = None,
+    on_progress: Callable[[ollama.ProgressResponse], None] | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Pull `model` through Ollama's `/api/pull`, streaming progress to `on_progress`.
+
+    Raises:
+        ModelNotFound: The registry has no such model (the message says what to check).
+        ProviderUnavailable: The server cannot be reached.
+
+    Example:
+        >>> pull_model("all-minilm", on_progress=lambda p: print(p.status))  # doctest: +SKIP
+        pulling manifest
+        ...
+        success
+
+    """
+    url = ollama_url(base_url)
+    client = client if client is not None else ollama.Client(host=url, headers=headers)
+    with translated(provider="ollama", model=model, base_url=url, section="llm"):
+        try:
+            for progress in client.pull(model, stream=True):
+                if on_progress is not None:
+                    on_progress(progress)
+        except ollama.ResponseError as exc:
+            if exc.status_code == 404 or exc.status_code < 0 or "manifest" in exc.error:
+                raise _pull_failed(model, url, exc.error) from exc
+            raise
+
+
+async def apull_model(model: str, *, base_url: str | None = None,
+                      client: ollama.AsyncClient | None = None) -> None:
+    """Async twin of `pull_model` (no progress callback).
+
+    Example:
+        >>> import asyncio
+        >>> asyncio.run(apull_model("all-minilm"))  # doctest: +SKIP
+
+    """
+    url = ollama_url(base_url)
+    client = client if client is not None else ollama.AsyncClient(host=url)
+    with translated(provider="ollama", model=model, base_url=url, section="llm"):
+        try:
+            async for _ in await client.pull(model, stream=True):
+                pass
+        except ollama.ResponseError as exc:
+            if exc.status_code == 404 or exc.status_code < 0 or "manifest" in exc.error:
+                raise _pull_failed(model, url, exc.error) from exc
+            raise
+
+
+class _AutoPull:
+    """Mixin: on `ModelNotFound`, pull the model once (if `auto_pull`) and try again."""
+
+    model: str
+    base_url: str | None
+    auto_pull: bool
+
+    def __repr_args__(self) -> Any:
+        # llm.headers may carry a bearer token for an Ollama behind a proxy: never show it.
+        for name, value in super().__repr_args__():  # type: ignore[misc]
+            if name == "client_kwargs" and isinstance(value, dict) and "headers" in value:
+                value = {**value, "headers": dict.fromkeys(value["headers"], "**********")}
+            yield name, value
+
+    def _pulled_then(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except ModelNotFound:
+            if not self.auto_pull:
+                raise
+        log.warning("model %r is missing at %s: pulling it (auto_pull)", self.model,
+                    ollama_url(self.base_url))
+        pull_model(self.model, base_url=self.base_url, client=getattr(self, "_client", None))
+        return call()
+
+    async def _apulled_then(self, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except ModelNotFound:
+            if not self.auto_pull:
+                raise
+        log.warning("model %r is missing at %s: pulling it (auto_pull)", self.model,
+                    ollama_url(self.base_url))
+        await apull_model(self.model, base_url=self.base_url,
+                          client=getattr(self, "_async_client", None))
+        return await call()
+
+
+class RagloomChatOllama(_AutoPull, ChatOllama):
     """`ChatOllama` whose errors are ragloom's, each naming the fix.
 
     Example:
-        >>> RagloomChatOllama(model="smollm2:135m").model
-        'smollm2:135m'
+        >>> RagloomChatOllama(model="smollm2:135m", auto_pull=True).auto_pull
+        True
 
     """
+
+    auto_pull: bool = False
+    """Pull the model through `/api/pull` when the server says it is missing, then retry once."""
 
     def _context(self) -> dict[str, Any]:
         return {"provider": "ollama", "model": self.model, "base_url": self.base_url,
@@ -77,8 +198,12 @@ class RagloomChatOllama(ChatOllama):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        with translated(**self._context()):
-            return super()._generate(messages, stop, run_manager, **kwargs)
+        def call() -> ChatResult:
+            with translated(**self._context()):
+                return super(RagloomChatOllama, self)._generate(
+                    messages, stop, run_manager, **kwargs)
+
+        return self._pulled_then(call)
 
     async def _agenerate(
         self,
@@ -87,8 +212,12 @@ class RagloomChatOllama(ChatOllama):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        with translated(**self._context()):
-            return await super()._agenerate(messages, stop, run_manager, **kwargs)
+        async def call() -> ChatResult:
+            with translated(**self._context()):
+                return await super(RagloomChatOllama, self)._agenerate(
+                    messages, stop, run_manager, **kwargs)
+
+        return await self._apulled_then(call)
 
     def _stream(
         self,
@@ -97,8 +226,24 @@ class RagloomChatOllama(ChatOllama):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        chunks = super()._stream(messages, stop, run_manager, **kwargs)
-        return cast(Iterator[ChatGenerationChunk], translated_iter(chunks, **self._context()))
+        def attempt() -> Iterator[ChatGenerationChunk]:
+            chunks = super(RagloomChatOllama, self)._stream(messages, stop, run_manager, **kwargs)
+            return cast(Iterator[ChatGenerationChunk],
+                        translated_iter(chunks, **self._context()))
+
+        first = attempt()
+        try:
+            head = next(first)
+        except StopIteration:
+            return
+        except ModelNotFound:
+            if not self.auto_pull:
+                raise
+            pull_model(self.model, base_url=self.base_url, client=getattr(self, "_client", None))
+            yield from attempt()
+            return
+        yield head
+        yield from first
 
     def _astream(
         self,
@@ -107,13 +252,36 @@ class RagloomChatOllama(ChatOllama):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        chunks = super()._astream(messages, stop, run_manager, **kwargs)
-        return cast(
-            AsyncIterator[ChatGenerationChunk], translated_aiter(chunks, **self._context())
-        )
+        def attempt() -> AsyncIterator[ChatGenerationChunk]:
+            chunks = super(RagloomChatOllama, self)._astream(messages, stop, run_manager,
+                                                             **kwargs)
+            return cast(AsyncIterator[ChatGenerationChunk],
+                        translated_aiter(chunks, **self._context()))
+
+        return self._astream_pulled(attempt)
+
+    async def _astream_pulled(
+        self, attempt: Callable[[], AsyncIterator[ChatGenerationChunk]]
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        first = attempt()
+        try:
+            head = await first.__anext__()
+        except StopAsyncIteration:
+            return
+        except ModelNotFound:
+            if not self.auto_pull:
+                raise
+            await apull_model(self.model, base_url=self.base_url,
+                              client=getattr(self, "_async_client", None))
+            async for chunk in attempt():
+                yield chunk
+            return
+        yield head
+        async for chunk in first:
+            yield chunk
 
 
-class RagloomOllamaEmbeddings(OllamaEmbeddings):
+class RagloomOllamaEmbeddings(_AutoPull, OllamaEmbeddings):
     """`OllamaEmbeddings` whose errors are ragloom's, each naming the fix.
 
     Example:
@@ -122,19 +290,28 @@ class RagloomOllamaEmbeddings(OllamaEmbeddings):
 
     """
 
+    auto_pull: bool = False
+    """Pull the model through `/api/pull` when the server says it is missing, then retry once."""
+
     def _context(self) -> dict[str, Any]:
         return {"provider": "ollama", "model": self.model, "base_url": self.base_url,
                 "section": "embeddings"}
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed texts in one `/api/embed` request."""
-        with translated(**self._context()):
-            return super().embed_documents(texts)
+        def call() -> list[list[float]]:
+            with translated(**self._context()):
+                return super(RagloomOllamaEmbeddings, self).embed_documents(texts)
+
+        return self._pulled_then(call)
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed texts in one `/api/embed` request, asynchronously."""
-        with translated(**self._context()):
-            return await super().aembed_documents(texts)
+        async def call() -> list[list[float]]:
+            with translated(**self._context()):
+                return await super(RagloomOllamaEmbeddings, self).aembed_documents(texts)
+
+        return await self._apulled_then(call)
 
 
 class OllamaProvider:
@@ -159,6 +336,8 @@ class OllamaProvider:
             num_ctx=settings.num_ctx,
             keep_alive=settings.keep_alive,
             client_kwargs=_client_kwargs(settings.timeout_s, settings.headers),
+            auto_pull=settings.auto_pull,
+            **_retry_kwargs(settings.max_retries),
             **extra,
         )
 
@@ -169,5 +348,7 @@ class OllamaProvider:
             base_url=settings.base_url,
             keep_alive=keep_alive_seconds(settings.keep_alive),
             client_kwargs=_client_kwargs(settings.timeout_s, settings.headers),
+            auto_pull=settings.auto_pull,
+            **_retry_kwargs(settings.max_retries),
             **settings.extra,
         )

@@ -19,15 +19,20 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from pydantic import SecretStr
 
 from ragloom.config import EmbeddingsSettings, LLMSettings
 from ragloom.errors import ConfigError
+from ragloom.providers._errors import translated
 
-__all__ = ["OpenAIProvider"]
+__all__ = ["OpenAIProvider", "RagloomChatOpenAI", "RagloomOpenAIEmbeddings"]
 
 _OPENAI_HOST = "api.openai.com"
 # OpenAI-compatible servers such as Ollama ignore the key but the client insists on one.
@@ -52,6 +57,71 @@ def _api_key(api_key: SecretStr | None, base_url: str | None, section: str) -> S
     )
 
 
+class RagloomChatOpenAI(ChatOpenAI):
+    """`ChatOpenAI` whose errors are ragloom's (after the client's own `max_retries`).
+
+    Example:
+        >>> RagloomChatOpenAI(model="gpt-4o-mini", api_key="sk-x").model_name
+        'gpt-4o-mini'
+
+    """
+
+    def _context(self) -> dict[str, Any]:
+        return {"provider": "openai", "model": self.model_name,
+                "base_url": self.openai_api_base, "section": "llm"}
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None,
+                  **kwargs: Any) -> ChatResult:
+        with translated(**self._context()):
+            return super()._generate(messages, stop, run_manager, **kwargs)
+
+    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                         run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                         **kwargs: Any) -> ChatResult:
+        with translated(**self._context()):
+            return await super()._agenerate(messages, stop, run_manager, **kwargs)
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None,
+                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        with translated(**self._context()):
+            yield from super()._stream(messages, stop, run_manager, **kwargs)
+
+    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        with translated(**self._context()):
+            async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
+                yield chunk
+
+
+class RagloomOpenAIEmbeddings(OpenAIEmbeddings):
+    """`OpenAIEmbeddings` whose errors are ragloom's.
+
+    Example:
+        >>> RagloomOpenAIEmbeddings(model="text-embedding-3-small", api_key="sk-x").model
+        'text-embedding-3-small'
+
+    """
+
+    def _context(self) -> dict[str, Any]:
+        return {"provider": "openai", "model": self.model,
+                "base_url": self.openai_api_base, "section": "embeddings"}
+
+    def embed_documents(self, texts: list[str], chunk_size: int | None = None,
+                        **kwargs: Any) -> list[list[float]]:
+        """Embed texts; client errors become ragloom's."""
+        with translated(**self._context()):
+            return super().embed_documents(texts, chunk_size, **kwargs)
+
+    async def aembed_documents(self, texts: list[str], chunk_size: int | None = None,
+                               **kwargs: Any) -> list[list[float]]:
+        """Embed texts asynchronously; client errors become ragloom's."""
+        with translated(**self._context()):
+            return await super().aembed_documents(texts, chunk_size, **kwargs)
+
+
 class OpenAIProvider:
     """Builds `ChatOpenAI` and `OpenAIEmbeddings` from ragloom's config sections.
 
@@ -66,7 +136,7 @@ class OpenAIProvider:
 
     name = "openai"
 
-    def chat_model(self, settings: LLMSettings) -> ChatOpenAI:
+    def chat_model(self, settings: LLMSettings) -> RagloomChatOpenAI:
         """Build the chat model; Ollama-only settings (num_ctx, keep_alive) do not apply."""
         kwargs: dict[str, Any] = {
             "model": settings.model,
@@ -78,9 +148,9 @@ class OpenAIProvider:
         }
         if settings.headers:
             kwargs["default_headers"] = dict(settings.headers)
-        return ChatOpenAI(**kwargs, **settings.extra)
+        return RagloomChatOpenAI(**kwargs, **settings.extra)
 
-    def embeddings(self, settings: EmbeddingsSettings) -> OpenAIEmbeddings:
+    def embeddings(self, settings: EmbeddingsSettings) -> RagloomOpenAIEmbeddings:
         """Build the embeddings model; strings, not token arrays, for non-OpenAI servers."""
         kwargs: dict[str, Any] = {
             "model": settings.model,
@@ -89,7 +159,8 @@ class OpenAIProvider:
             "chunk_size": settings.batch_size,
             "timeout": settings.timeout_s,
             "check_embedding_ctx_length": _is_openai(settings.base_url),
+            "max_retries": settings.max_retries,
         }
         if settings.headers:
             kwargs["default_headers"] = dict(settings.headers)
-        return OpenAIEmbeddings(**kwargs, **settings.extra)
+        return RagloomOpenAIEmbeddings(**kwargs, **settings.extra)

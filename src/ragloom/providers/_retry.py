@@ -1,0 +1,160 @@
+"""Retries with exponential backoff for transient HTTP failures, at the httpx transport.
+
+Retried: connection refused/reset before any answer (`httpx.ConnectError`,
+`httpx.RemoteProtocolError`, `httpx.ReadError`, `httpx.WriteError`), status 429 and
+5xx (500, 502, 503, 504). Never retried: any other 4xx (a missing model stays
+missing), timeouts (a cold model load would only start over; raise `timeout_s`
+instead), and failures after a streamed body has started (the transport has handed
+the response on by then). `Retry-After` (seconds) is honoured, capped at
+`max_backoff_s`.
+
+httpx's own `HTTPTransport(retries=n)` retries connect errors only; the ollama client
+has no retries at all; the openai client has its own (`max_retries`), so this module
+is used for Ollama only.
+
+Example:
+    >>> import httpx
+    >>> client = httpx.Client(transport=RetryTransport(max_retries=2))
+    >>> client._transport.max_retries
+    2
+
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+
+import httpx
+
+__all__ = ["RETRY_STATUSES", "AsyncRetryTransport", "RetryTransport", "backoff_delay"]
+
+log = logging.getLogger("ragloom.retry")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+"""HTTP statuses worth another try."""
+
+_RETRY_ERRORS = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError,
+                 httpx.WriteError)
+
+
+def backoff_delay(attempt: int, *, base_s: float, max_s: float,
+                  retry_after: str | None = None) -> float:
+    """Seconds to wait before retry number `attempt` (1-based): exponential with jitter.
+
+    Example:
+        >>> backoff_delay(1, base_s=0.0, max_s=5.0)
+        0.0
+        >>> backoff_delay(3, base_s=1.0, max_s=5.0, retry_after="2")
+        2.0
+
+    """
+    if retry_after is not None:
+        try:
+            return min(max(float(retry_after), 0.0), max_s)
+        except ValueError:
+            pass
+    delay = base_s * (2 ** (attempt - 1))
+    return float(min(delay + random.uniform(0, base_s / 2), max_s)) if base_s else 0.0
+
+
+def _describe(request: httpx.Request, outcome: httpx.Response | Exception) -> str:
+    what = (f"status {outcome.status_code}" if isinstance(outcome, httpx.Response)
+            else type(outcome).__name__)
+    # Only method and path: a query string could carry a key.
+    return f"{request.method} {request.url.path}: {what}"
+
+
+class RetryTransport(httpx.BaseTransport):
+    """A sync httpx transport that retries transient failures of an inner transport.
+
+    Example:
+        >>> import httpx
+        >>> t = RetryTransport(max_retries=3, backoff_s=0.1)
+        >>> httpx.Client(transport=t).close()
+
+    """
+
+    def __init__(self, inner: httpx.BaseTransport | None = None, *, max_retries: int = 2,
+                 backoff_s: float = 0.5, max_backoff_s: float = 8.0) -> None:
+        self.inner = inner if inner is not None else httpx.HTTPTransport()
+        self.max_retries = max_retries
+        """Extra attempts after the first (0 turns retrying off)."""
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request`, retrying 429/5xx answers and dropped connections."""
+        attempt = 0
+        while True:
+            try:
+                response = self.inner.handle_request(request)
+            except _RETRY_ERRORS as exc:
+                if attempt >= self.max_retries:
+                    raise
+                outcome: httpx.Response | Exception = exc
+                retry_after = None
+            else:
+                if response.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
+                    return response
+                outcome, retry_after = response, response.headers.get("retry-after")
+                response.read()
+                response.close()
+            attempt += 1
+            delay = backoff_delay(attempt, base_s=self.backoff_s, max_s=self.max_backoff_s,
+                                  retry_after=retry_after)
+            log.warning("retry %d/%d in %.1f s after %s", attempt, self.max_retries, delay,
+                        _describe(request, outcome))
+            time.sleep(delay)
+
+    def close(self) -> None:
+        """Close the inner transport."""
+        self.inner.close()
+
+
+class AsyncRetryTransport(httpx.AsyncBaseTransport):
+    """The async twin of `RetryTransport`.
+
+    Example:
+        >>> import httpx
+        >>> client = httpx.AsyncClient(transport=AsyncRetryTransport(max_retries=1))
+
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport | None = None, *, max_retries: int = 2,
+                 backoff_s: float = 0.5, max_backoff_s: float = 8.0) -> None:
+        self.inner = inner if inner is not None else httpx.AsyncHTTPTransport()
+        self.max_retries = max_retries
+        """Extra attempts after the first (0 turns retrying off)."""
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request`, retrying 429/5xx answers and dropped connections."""
+        attempt = 0
+        while True:
+            try:
+                response = await self.inner.handle_async_request(request)
+            except _RETRY_ERRORS as exc:
+                if attempt >= self.max_retries:
+                    raise
+                outcome: httpx.Response | Exception = exc
+                retry_after = None
+            else:
+                if response.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
+                    return response
+                outcome, retry_after = response, response.headers.get("retry-after")
+                await response.aread()
+                await response.aclose()
+            attempt += 1
+            delay = backoff_delay(attempt, base_s=self.backoff_s, max_s=self.max_backoff_s,
+                                  retry_after=retry_after)
+            log.warning("retry %d/%d in %.1f s after %s", attempt, self.max_retries, delay,
+                        _describe(request, outcome))
+            await asyncio.sleep(delay)
+
+    async def aclose(self) -> None:
+        """Close the inner transport."""
+        await self.inner.aclose()
