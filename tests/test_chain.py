@@ -118,3 +118,25 @@ def test_unknown_embedding_model_says_how_to_pull_it(cfg: RagConfig) -> None:
     cfg.embeddings.model = "nosuchembed"
     with pytest.raises(ModelNotFound, match="ollama pull nosuchembed"):
         build_vector_store(cfg)
+
+
+@pytest.mark.vcr
+def test_ollama_options_and_headers_reach_the_request(cfg: RagConfig, vcr: Any) -> None:
+    import json
+
+    from ragloom import build_chat_model, build_embeddings
+
+    cfg.llm.num_ctx, cfg.llm.keep_alive, cfg.llm.temperature = 1024, "5m", 0.0
+    cfg.llm.headers = {"X-Team": "docs"}
+    cfg.embeddings.keep_alive = "10m"
+    build_chat_model(cfg).invoke("Say hi.")
+    build_embeddings(cfg).embed_query("hello")
+
+    chat = next(r for r in vcr.requests if urlsplit(r.uri).path == "/api/chat")
+    body = json.loads(chat.body)
+    assert body["options"]["num_ctx"] == 1024
+    assert body["options"]["temperature"] == 0.0
+    assert body["keep_alive"] == "5m"  # Ollama parses Go durations
+    assert chat.headers.get("X-Team") == "docs"
+    embed = next(r for r in vcr.requests if urlsplit(r.uri).path == "/api/embed")
+    assert json.loads(embed.body)["keep_alive"] == 600  # OllamaEmbeddings takes seconds
