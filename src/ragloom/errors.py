@@ -28,15 +28,45 @@ __all__ = [
 
 
 class RagloomError(Exception):
-    """Base class of every error ragloom raises on purpose."""
+    """Base class of every error ragloom raises on purpose.
+
+    Example:
+        >>> from ragloom import RagloomError, load_config
+        >>> try:
+        ...     load_config(llm={"temprature": 0.2})
+        ... except RagloomError as exc:
+        ...     print(type(exc).__name__)
+        ConfigError
+
+    """
 
 
 class ConfigError(RagloomError, ValueError):
-    """The configuration is invalid: an unknown key, a wrong type, an unknown provider."""
+    """The configuration is invalid: an unknown key, a wrong type, an unknown provider.
+
+    Example:
+        >>> from ragloom import ConfigError, RagConfig, build_chat_model
+        >>> try:
+        ...     build_chat_model(RagConfig(llm={"provider": "nosuch"}))
+        ... except ConfigError as exc:
+        ...     print("nosuch" in str(exc))
+        True
+
+    """
 
 
 class ProviderUnavailable(RagloomError, ConnectionError):
-    """The model server (Ollama, OpenAI, ...) could not be reached."""
+    """The model server (Ollama, OpenAI, ...) could not be reached.
+
+    Example:
+        >>> from ragloom import ProviderUnavailable, build_rag_chain
+        >>> try:  # doctest: +SKIP
+        ...     build_rag_chain().invoke("hi")
+        ... except ProviderUnavailable as exc:
+        ...     print(exc.url)  # is `ollama serve` running there?
+        http://127.0.0.1:11434
+
+    """
 
     def __init__(self, message: str, *, url: str | None = None) -> None:
         super().__init__(message)
@@ -45,11 +75,30 @@ class ProviderUnavailable(RagloomError, ConnectionError):
 
 
 class ProviderTimeout(ProviderUnavailable, TimeoutError):
-    """The model server did not answer in time (often a model still loading)."""
+    """The model server did not answer in time (often a model still loading).
+
+    Example:
+        >>> from ragloom import ProviderTimeout, RagConfig, build_rag_chain
+        >>> try:  # doctest: +SKIP
+        ...     build_rag_chain().invoke("hi")
+        ... except ProviderTimeout:
+        ...     chain = build_rag_chain(RagConfig(llm={"timeout_s": 600}))  # cold load
+
+    """
 
 
 class ModelNotFound(RagloomError, LookupError):
-    """The model is not available on the server (not pulled, or misspelt)."""
+    """The model is not available on the server (not pulled, or misspelt).
+
+    Example:
+        >>> from ragloom import ModelNotFound, build_rag_chain
+        >>> try:  # doctest: +SKIP
+        ...     build_rag_chain().invoke("hi")
+        ... except ModelNotFound as exc:
+        ...     print(exc.model)  # then: ragloom pull, or set llm.auto_pull
+        llama3.2
+
+    """
 
     def __init__(self, message: str, *, model: str | None = None) -> None:
         super().__init__(message)
@@ -58,12 +107,45 @@ class ModelNotFound(RagloomError, LookupError):
 
 
 class CollectionMismatch(RagloomError):
-    """An existing Qdrant collection does not fit the configured embeddings or mode."""
+    """An existing Qdrant collection does not fit the configured embeddings or mode.
+
+    Nothing is dropped: choose another `qdrant.collection`, or rebuild the collection
+    on purpose with `build_vector_store(cfg, recreate=True)`.
+
+    Example:
+        >>> from ragloom import CollectionMismatch, build_vector_store
+        >>> try:  # doctest: +SKIP
+        ...     build_vector_store(cfg)  # collection made with another embedding model
+        ... except CollectionMismatch as exc:
+        ...     print(exc)
+
+    """
 
 
 class StoreLocked(RagloomError):
-    """An embedded Qdrant folder is already open in another process or client."""
+    """An embedded Qdrant folder is already open in another process or client.
+
+    Example:
+        >>> from ragloom import StoreLocked, build_vector_store
+        >>> try:  # doctest: +SKIP
+        ...     build_vector_store(cfg)  # while `ragloom ingest` runs on the same folder
+        ... except StoreLocked:
+        ...     ...  # wait, or run a Qdrant server and set qdrant.url
+
+    """
 
 
 class IngestError(RagloomError):
-    """A file could not be loaded, split or written during ingestion."""
+    """Ingestion failed for a reason that is not one file's fault.
+
+    For example, the embeddings model returned fewer vectors than texts. Unusable files
+    are not raised: they are listed in `IngestReport.failed` and the rest still lands.
+
+    Example:
+        >>> from ragloom import IngestError, ingest
+        >>> try:  # doctest: +SKIP
+        ...     report = ingest("docs/")
+        ... except IngestError as exc:
+        ...     print(exc)
+
+    """

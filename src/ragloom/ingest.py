@@ -145,6 +145,12 @@ def ingest(
     Returns:
         The `IngestReport`: unusable files are in `failed`, all others landed.
 
+    Raises:
+        ConfigError: `ingest.chunk_overlap` is not smaller than `ingest.chunk_size`.
+        IngestError: The embeddings model returned the wrong number of vectors.
+        ProviderUnavailable: The embedding server could not be reached (after retries).
+        ModelNotFound: The embedding model is not pulled.
+
     Example:
         >>> report = ingest("docs/", RagConfig(qdrant={"location": ":memory:"}))  # doctest: +SKIP
         >>> report.added, report.failed  # doctest: +SKIP
@@ -173,6 +179,20 @@ async def aingest(
     on_progress: ProgressCallback | None = None,
 ) -> IngestReport:
     """Async `ingest` (same arguments and report), embedding with `aembed_documents`.
+
+    Args:
+        paths: Files (taken whatever their name) and folders (searched with `glob`).
+        cfg: Configuration; default `load_config()`.
+        store: The vector store; default `build_vector_store(cfg)`.
+        prune: Also delete the chunks of files under `paths` that no longer exist.
+        glob: Patterns for folders; default `cfg.ingest.glob`.
+        on_progress: Called with an `IngestProgress` as the run advances.
+
+    Returns:
+        The `IngestReport`, as from `ingest`.
+
+    Raises:
+        ConfigError, IngestError, ProviderUnavailable, ModelNotFound: as `ingest`.
 
     Example:
         >>> report = await aingest(["docs/"], cfg)  # doctest: +SKIP

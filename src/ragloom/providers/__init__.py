@@ -67,11 +67,20 @@ class Provider(Protocol):
 
 
 _registry: dict[str, Provider] = {}
+_broken: dict[str, str] = {}
+"""Plugins that failed to load, by name, with the message to raise when one is asked for."""
 _entry_points_loaded = False
 
 
 def register_provider(provider: Provider, *, name: str | None = None) -> None:
     """Make a provider available under `name` (default: `provider.name`).
+
+    Args:
+        provider: An object with `name`, `chat_model(settings)` and `embeddings(settings)`.
+        name: The name `llm.provider` / `embeddings.provider` selects it by.
+
+    Raises:
+        TypeError: `provider` lacks part of the `Provider` protocol.
 
     Example:
         >>> from ragloom.providers.ollama import OllamaProvider
@@ -96,17 +105,21 @@ def _load_builtins_and_plugins() -> None:
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
             loaded = entry.load()
-        except Exception as exc:  # a broken plugin must not break the other providers
-            raise ConfigError(
-                f"provider plugin {entry.name!r} ({entry.value}) failed to import: {exc};"
-                f" reinstall or uninstall the package that provides it"
-            ) from exc
-        provider = loaded() if isinstance(loaded, type) else loaded
+            provider = loaded() if isinstance(loaded, type) else loaded
+        except Exception as exc:  # a broken plugin fails when asked for, not for everyone
+            _broken[entry.name] = (
+                f"provider plugin {entry.name!r} ({entry.value}) failed to load: {exc};"
+                " reinstall or uninstall the package that provides it"
+            )
+            continue
         _registry.setdefault(entry.name, provider)
 
 
 def available_providers() -> list[str]:
     """Names of every registered provider, built-ins and plugins.
+
+    Returns:
+        The sorted names (plugins that failed to load are left out).
 
     Example:
         >>> {"ollama", "openai"} <= set(available_providers())
@@ -120,8 +133,14 @@ def available_providers() -> list[str]:
 def get_provider(name: str) -> Provider:
     """The provider registered under `name`.
 
+    Args:
+        name: A built-in (`ollama`, `openai`) or a plugin's entry-point name.
+
+    Returns:
+        The registered `Provider`.
+
     Raises:
-        ConfigError: No provider has that name.
+        ConfigError: No provider has that name, or its plugin failed to load.
 
     Example:
         >>> get_provider("ollama").name
@@ -132,6 +151,8 @@ def get_provider(name: str) -> Provider:
     try:
         return _registry[name]
     except KeyError:
+        if name in _broken:
+            raise ConfigError(_broken[name]) from None
         known = ", ".join(sorted(_registry))
         raise ConfigError(
             f"unknown provider {name!r}: choose one of {known}, or install a plugin that"
