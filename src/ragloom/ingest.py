@@ -178,21 +178,10 @@ async def aingest(
     glob: str | Sequence[str] | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> IngestReport:
-    """Async `ingest` (same arguments and report), embedding with `aembed_documents`.
+    """Async `ingest`, embedding with `aembed_documents`.
 
-    Args:
-        paths: Files (taken whatever their name) and folders (searched with `glob`).
-        cfg: Configuration; default `load_config()`.
-        store: The vector store; default `build_vector_store(cfg)`.
-        prune: Also delete the chunks of files under `paths` that no longer exist.
-        glob: Patterns for folders; default `cfg.ingest.glob`.
-        on_progress: Called with an `IngestProgress` as the run advances.
-
-    Returns:
-        The `IngestReport`, as from `ingest`.
-
-    Raises:
-        ConfigError, IngestError, ProviderUnavailable, ModelNotFound: as `ingest`.
+    Takes the same arguments, returns the same `IngestReport` and raises the same
+    errors as `ingest`.
 
     Example:
         >>> report = await aingest(["docs/"], cfg)  # doctest: +SKIP

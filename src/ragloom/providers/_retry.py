@@ -67,7 +67,33 @@ def _describe(request: httpx.Request, outcome: httpx.Response | Exception) -> st
     return f"{request.method} {request.url.path}: {what}"
 
 
-class RetryTransport(httpx.BaseTransport):
+class _RetryPolicy:
+    """What both transports share: the settings, when to give up, how long to wait."""
+
+    def __init__(self, *, max_retries: int = 2, backoff_s: float = 0.5,
+                 max_backoff_s: float = 8.0) -> None:
+        self.max_retries = max_retries
+        """Extra attempts after the first (0 turns retrying off)."""
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+
+    def _gives_up(self, attempt: int, outcome: httpx.Response | Exception) -> bool:
+        if isinstance(outcome, httpx.Response) and outcome.status_code not in RETRY_STATUSES:
+            return True
+        return attempt >= self.max_retries
+
+    def _delay(self, request: httpx.Request, attempt: int,
+               outcome: httpx.Response | Exception) -> float:
+        retry_after = (outcome.headers.get("retry-after")
+                       if isinstance(outcome, httpx.Response) else None)
+        delay = backoff_delay(attempt, base_s=self.backoff_s, max_s=self.max_backoff_s,
+                              retry_after=retry_after)
+        log.warning("retry %d/%d in %.1f s after %s", attempt, self.max_retries, delay,
+                    _describe(request, outcome))
+        return delay
+
+
+class RetryTransport(_RetryPolicy, httpx.BaseTransport):
     """A sync httpx transport that retries transient failures of an inner transport.
 
     Example:
@@ -79,42 +105,34 @@ class RetryTransport(httpx.BaseTransport):
 
     def __init__(self, inner: httpx.BaseTransport | None = None, *, max_retries: int = 2,
                  backoff_s: float = 0.5, max_backoff_s: float = 8.0) -> None:
+        super().__init__(max_retries=max_retries, backoff_s=backoff_s,
+                         max_backoff_s=max_backoff_s)
         self.inner = inner if inner is not None else httpx.HTTPTransport()
-        self.max_retries = max_retries
-        """Extra attempts after the first (0 turns retrying off)."""
-        self.backoff_s = backoff_s
-        self.max_backoff_s = max_backoff_s
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, retrying 429/5xx answers and dropped connections."""
         attempt = 0
         while True:
             try:
-                response = self.inner.handle_request(request)
+                outcome: httpx.Response | Exception = self.inner.handle_request(request)
             except _RETRY_ERRORS as exc:
-                if attempt >= self.max_retries:
-                    raise
-                outcome: httpx.Response | Exception = exc
-                retry_after = None
-            else:
-                if response.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
-                    return response
-                outcome, retry_after = response, response.headers.get("retry-after")
-                response.read()
-                response.close()
+                outcome = exc
+            if self._gives_up(attempt, outcome):
+                if isinstance(outcome, Exception):
+                    raise outcome
+                return outcome
+            if isinstance(outcome, httpx.Response):
+                outcome.read()
+                outcome.close()
             attempt += 1
-            delay = backoff_delay(attempt, base_s=self.backoff_s, max_s=self.max_backoff_s,
-                                  retry_after=retry_after)
-            log.warning("retry %d/%d in %.1f s after %s", attempt, self.max_retries, delay,
-                        _describe(request, outcome))
-            time.sleep(delay)
+            time.sleep(self._delay(request, attempt, outcome))
 
     def close(self) -> None:
         """Close the inner transport."""
         self.inner.close()
 
 
-class AsyncRetryTransport(httpx.AsyncBaseTransport):
+class AsyncRetryTransport(_RetryPolicy, httpx.AsyncBaseTransport):
     """The async twin of `RetryTransport`.
 
     Example:
@@ -125,35 +143,28 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, inner: httpx.AsyncBaseTransport | None = None, *, max_retries: int = 2,
                  backoff_s: float = 0.5, max_backoff_s: float = 8.0) -> None:
+        super().__init__(max_retries=max_retries, backoff_s=backoff_s,
+                         max_backoff_s=max_backoff_s)
         self.inner = inner if inner is not None else httpx.AsyncHTTPTransport()
-        self.max_retries = max_retries
-        """Extra attempts after the first (0 turns retrying off)."""
-        self.backoff_s = backoff_s
-        self.max_backoff_s = max_backoff_s
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, retrying 429/5xx answers and dropped connections."""
         attempt = 0
         while True:
             try:
-                response = await self.inner.handle_async_request(request)
+                outcome: httpx.Response | Exception = await self.inner.handle_async_request(
+                    request)
             except _RETRY_ERRORS as exc:
-                if attempt >= self.max_retries:
-                    raise
-                outcome: httpx.Response | Exception = exc
-                retry_after = None
-            else:
-                if response.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
-                    return response
-                outcome, retry_after = response, response.headers.get("retry-after")
-                await response.aread()
-                await response.aclose()
+                outcome = exc
+            if self._gives_up(attempt, outcome):
+                if isinstance(outcome, Exception):
+                    raise outcome
+                return outcome
+            if isinstance(outcome, httpx.Response):
+                await outcome.aread()
+                await outcome.aclose()
             attempt += 1
-            delay = backoff_delay(attempt, base_s=self.backoff_s, max_s=self.max_backoff_s,
-                                  retry_after=retry_after)
-            log.warning("retry %d/%d in %.1f s after %s", attempt, self.max_retries, delay,
-                        _describe(request, outcome))
-            await asyncio.sleep(delay)
+            await asyncio.sleep(self._delay(request, attempt, outcome))
 
     async def aclose(self) -> None:
         """Close the inner transport."""
