@@ -43,7 +43,7 @@ from ragloom import (
     load_config,
 )
 from ragloom.cli import app
-from ragloom.ingest import ingest
+from ragloom.ingestion import ingest
 from ragloom.providers import build_chat_model, build_embeddings
 from ragloom.store import close_clients, get_client
 

@@ -1,4 +1,4 @@
-"""ragloom.ingest: incremental, interrupt-safe ingestion.
+"""ragloom.ingestion: incremental, interrupt-safe ingestion.
 
 Pure-logic tests use fake deterministic embeddings that count their calls; the tests
 marked `vcr` go through real all-minilm embeddings (cassettes recorded against the
@@ -23,7 +23,7 @@ from qdrant_client import models
 from ragloom import _loaders
 from ragloom.config import RagConfig
 from ragloom.errors import ConfigError
-from ragloom.ingest import IngestProgress, aingest, chunk_id, ingest
+from ragloom.ingestion import IngestProgress, aingest, chunk_id, ingest
 from ragloom.store import RagloomVectorStore, build_vector_store
 from tests.conftest import unique_collection
 from tests.test_ingest_loaders import make_pdf

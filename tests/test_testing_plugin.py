@@ -186,10 +186,9 @@ def fake_embeddings(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(cfg, **kwargs)
 
     monkeypatch.setattr(ragloom.store, "build_vector_store", build)
-    import ragloom.ingest
+    import ragloom.ingestion
 
-    if hasattr(ragloom.ingest, "build_vector_store"):
-        monkeypatch.setattr(ragloom.ingest, "build_vector_store", build)
+    monkeypatch.setattr(ragloom.ingestion, "build_vector_store", build)
 
 
 class TestCollectionIsDroppedAfterTheTest:

@@ -20,7 +20,7 @@ from ragloom.errors import (
     StoreLocked,
 )
 from ragloom.evaluation import EvalResult, evaluate_retriever
-from ragloom.ingest import FailedFile, IngestProgress, IngestReport, aingest, ingest
+from ragloom.ingestion import FailedFile, IngestProgress, IngestReport, aingest, ingest
 from ragloom.prompts import build_condense_prompt, build_prompt, format_context
 from ragloom.providers import (
     Provider,

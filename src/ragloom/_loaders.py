@@ -1,4 +1,4 @@
-"""Private helpers of `ragloom.ingest`: files in, chunks out; what Qdrant holds.
+"""Private helpers of `ragloom.ingestion`: files in, chunks out; what Qdrant holds.
 
 Find, name, load and split files; read and change the collection's points
 (`Ledger`); run a pipeline's tasks together (`all_or_nothing`).

@@ -149,7 +149,7 @@ def ingest(
     ] = None,
 ) -> None:
     """Load, split, embed and store documents; unchanged files cost nothing."""
-    from ragloom.ingest import ingest as run_ingest
+    from ragloom.ingestion import ingest as run_ingest
 
     cfg = _run(lambda: load_config(config))
     with _ingest_progress() as on_progress:

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
 
     from ragloom.config import RagConfig
-    from ragloom.ingest import IngestReport
+    from ragloom.ingestion import IngestReport
 
 __all__ = [
     "FILTERED_HEADERS",
@@ -336,7 +336,7 @@ def ingest_folder(rag_config: RagConfig) -> IngestFolder:
     Example (in a test):
         ``report = ingest_folder("tests/data/docs"); assert report.ok``
     """
-    from ragloom.ingest import ingest
+    from ragloom.ingestion import ingest
 
     def _ingest(
         *paths: str | os.PathLike[str], relative_to: str | os.PathLike[str] | None = None,

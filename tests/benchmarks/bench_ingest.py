@@ -1,4 +1,4 @@
-"""Ingestion throughput and memory: `ragloom.ingest` against stock `add_documents`.
+"""Ingestion throughput and memory: `ragloom.ingestion` against stock `add_documents`.
 
 Both pipelines read and split the same generated corpus (chunk_size 1000, overlap 150)
 and write to in-memory Qdrant; stock is the LangChain docs' pattern: split everything,
@@ -41,7 +41,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from qdrant_client import QdrantClient, models
 
 from ragloom import RagConfig
-from ragloom.ingest import ingest
+from ragloom.ingestion import ingest
 from ragloom.store import build_vector_store
 
 CHUNK_SIZE, OVERLAP = 1000, 150

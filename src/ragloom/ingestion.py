@@ -60,6 +60,7 @@ from ragloom._loaders import (
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import ConfigError, IngestError
 from ragloom.providers.bm25 import BM25SparseEmbeddings
+from ragloom.store import build_vector_store
 
 __all__ = ["CHUNK_NAMESPACE", "INGEST_KEY", "FailedFile", "IngestProgress", "IngestReport",
            "ProgressCallback", "aingest", "chunk_id", "ingest"]
@@ -198,8 +199,6 @@ async def _ingest(paths: Paths, cfg: RagConfig | None, store: QdrantVectorStore 
         raise ConfigError(f"ingest.chunk_overlap ({cfg.ingest.chunk_overlap}) must be smaller"
                           f" than ingest.chunk_size ({cfg.ingest.chunk_size})")
     if store is None:
-        from ragloom.store import build_vector_store
-
         store = build_vector_store(cfg)
     roots = [paths] if isinstance(paths, str | Path) else list(paths)
     patterns = [glob] if isinstance(glob, str) else list(glob or cfg.ingest.glob)
