@@ -119,6 +119,10 @@ class EmbeddingsSettings(_Section):
 class QdrantSettings(_Section):
     """Where vectors live."""
 
+    engine: Literal["edge", "local", "server"] | None = None
+    """`edge` (Qdrant Edge shards in `location`), `local` (qdrant-client local mode), or
+    `server` (`url`). Null: server if `url` is set, local for `:memory:` or a folder
+    written by local mode, else edge."""
     location: str = ".ragloom/qdrant"
     """A folder (embedded, persistent) or `:memory:`; ignored when `url` is set."""
     url: str | None = None
