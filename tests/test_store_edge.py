@@ -16,7 +16,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from typing import Any
 import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
-from qdrant_client import QdrantClient, models
 from typer.testing import CliRunner
 
 from ragloom import (
@@ -34,7 +32,6 @@ from ragloom import (
     ProviderUnavailable,
     RagConfig,
     RagloomError,
-    StoreLocked,
     build_retriever,
     build_vector_store,
     copy_collection,
@@ -361,12 +358,21 @@ def test_async_retrieval_runs_on_the_event_loop_thread(tmp_path: Path, engine: s
     assert threads and set(threads) == {loop_thread}
 
 
-def test_edge_optimize_runs_at_the_end_of_a_write(tmp_path: Path) -> None:
+def test_edge_optimize_runs_at_the_end_of_a_write_and_only_then(tmp_path: Path) -> None:
     cfg = edge_cfg(tmp_path / "store")
-    store = fill(cfg)
-    started = time.perf_counter()
+    store = fill(cfg)  # add_texts: below AUTO_OPTIMIZE_POINTS, no optimize yet
+    assert store.client.finish_writes("docs") is True  # what an ingest runs at its end
     assert store.client.finish_writes("docs") is False  # nothing new: no rebuild
-    assert time.perf_counter() - started < 5
     info = store.client.get_collection("docs")
     assert info.points_count == 4
-    assert {"metadata.source", "ingest"} <= set(info.payload_schema)
+    assert {"metadata.source", "metadata.file_hash", "ingest"} <= set(info.payload_schema)
+
+
+def test_ingest_into_edge_ends_with_the_index_built(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Backups run nightly.")
+    cfg = RagConfig(qdrant={"location": str(tmp_path / "store")})
+    store = build_vector_store(cfg, embeddings=CountingEmbeddings())
+    assert ingest([docs], cfg, store=store).added == 1
+    assert store.client.finish_writes("ragloom") is False  # the ingest already ran it

@@ -12,12 +12,15 @@ Layout: `<location>/edge/<collection>/shard/` (the Edge shard: segments and WAL)
 and `<location>/edge/<collection>/collection.json` (what ragloom recorded about it:
 the collection metadata a server keeps for us).
 
-Indexing: Edge builds its HNSW index only when `optimize()` runs. Points written
-since the last build sit in a small appendable segment that is scanned; `optimize()`
-runs when a write session ends (`finish_writes`, called at the end of an ingest and
-of `add_texts`) and only when something was written. Qdrant's optimizers then
-index just the segments past their thresholds, so adding ten files after a big
-ingest does not rebuild the big segment.
+Indexing: Edge builds its HNSW index only when `optimize()` runs; until then points
+sit in plain segments that are scanned. `optimize()` runs at the end of every ingest
+that wrote something (`finish_writes`), after `copy_collection`, and from `add_texts`
+once `AUTO_OPTIMIZE_POINTS` are unindexed. The optimizers index only segments past
+Edge's indexing threshold (about 6,500 384-d vectors), so a small addition costs
+nothing and stays a fast scan, and with `_SEGMENTS` segments allowed a bigger one is
+indexed as a segment of its own instead of being merged into (and rebuilding) the
+big one. Filters use keyword payload indexes on `metadata.source`,
+`metadata.file_hash` and `ingest`, created with the collection.
 """
 
 from __future__ import annotations
@@ -56,6 +59,13 @@ _SCHEMAS = {
     "uuid": qe.PayloadSchemaType.Uuid,
 }
 _RRF_K = 60
+_SEGMENTS = 8
+"""Segments the optimizer keeps before merging. With Edge's default (auto: 2 here) new
+data is merged into the big indexed segment and the whole HNSW is rebuilt (+10,000
+points on 20,000: 57 s); with 8 only the new segment is indexed (20 s)."""
+AUTO_OPTIMIZE_POINTS = 50_000
+"""`add_texts` runs `optimize()` once this many points are unindexed (an ingest always
+does at its end): until then they sit in plain segments, which are scanned."""
 
 
 def is_edge_folder(location: str | Path) -> bool:
@@ -210,7 +220,9 @@ class EdgeClient:
             try:
                 shard = qe.EdgeShard.create(str(folder / "shard"), qe.EdgeConfig(
                     vectors=vectors, sparse_vectors=sparse or None,
-                    quantization_config=quantization))
+                    quantization_config=quantization,
+                    optimizers=qe.EdgeOptimizersConfig(
+                        default_segment_number=_SEGMENTS)))
             except Exception as exc:
                 raise _edge_error(exc, folder / "shard") from None
             coll = _Collection(folder, shard, {"metadata": dict(metadata or {})})
@@ -272,15 +284,17 @@ class EdgeClient:
             coll.shard.update(operation)
         return SimpleNamespace(status=models.UpdateStatus.COMPLETED)
 
-    def finish_writes(self, collection_name: str, *, force: bool = False) -> bool:
+    def finish_writes(self, collection_name: str, *, min_points: int = 1) -> bool:
         """Flush, and build the indexes of what was written since the last build.
 
-        Returns whether `optimize()` ran.
+        `optimize()` runs when at least `min_points` were written since the last one
+        (0: always). Qdrant's optimizers then index only segments past their size
+        thresholds, so a small addition costs next to nothing. Returns whether it ran.
         """
         coll = self._get(collection_name)
         with coll.lock:
             coll.shard.flush()
-            if not (coll.unoptimized or force):
+            if coll.unoptimized < min_points:
                 return False
             coll.shard.optimize()
             coll.unoptimized = 0
