@@ -58,7 +58,9 @@ _SCHEMAS = {
     "bool": qe.PayloadSchemaType.Bool,
     "uuid": qe.PayloadSchemaType.Uuid,
 }
-_RRF_K = 60
+_RRF_K = 2
+"""Qdrant's own default RRF constant (server and qdrant-client local mode): the same
+fusion, so a collection ranks the same on every engine."""
 _SEGMENTS = 8
 """Segments the optimizer keeps before merging. With Edge's default (auto: 2 here) new
 data is merged into the big indexed segment and the whole HNSW is rebuilt (+10,000

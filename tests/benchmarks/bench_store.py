@@ -74,7 +74,8 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 
 def disk_mb(folder: Path) -> float:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+    """Space actually used (allocated blocks: Edge preallocates sparse files)."""
+    return sum(p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file()) / 2**20
 
 
 def child(engine: str, n: int) -> dict[str, Any]:
