@@ -56,7 +56,7 @@ def memory_cfg(request: pytest.FixtureRequest, **sections: Any) -> RagConfig:
 
 @pytest.fixture
 def cfg(request: pytest.FixtureRequest) -> Iterator[RagConfig]:
-    config = memory_cfg(request)
+    config = memory_cfg(request, retrieval={"mode": "dense"})  # the default is hybrid
     yield config
     client = get_client(config)
     if client.collection_exists(config.qdrant.collection):

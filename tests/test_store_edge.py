@@ -376,3 +376,31 @@ def test_ingest_into_edge_ends_with_the_index_built(tmp_path: Path) -> None:
     store = build_vector_store(cfg, embeddings=CountingEmbeddings())
     assert ingest([docs], cfg, store=store).added == 1
     assert store.client.finish_writes("ragloom") is False  # the ingest already ran it
+
+
+# --- hybrid by default ---------------------------------------------------------------------
+
+def test_hybrid_is_the_default_and_older_configs_keep_working(tmp_path: Path) -> None:
+    cfg = RagConfig(qdrant={"location": str(tmp_path / "store")})
+    assert cfg.retrieval.mode == "hybrid"
+    store = fill(cfg)
+    assert store.client.get_collection("ragloom").config.params.sparse_vectors
+    # search=mmr or a threshold with the mode left unset: dense, as before.
+    mmr = RagConfig(qdrant={"location": str(tmp_path / "store")}, retrieval={"search": "mmr"})
+    assert build_retriever(mmr, embeddings=CountingEmbeddings()).invoke(TEXTS[1], k=1)
+
+
+def test_a_dense_collection_from_before_keeps_working_with_the_new_default(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "qdrant"
+    fill(RagConfig(qdrant={"engine": "local", "location": str(folder)},
+                   retrieval={"mode": "dense"}))
+    close_clients()
+    cfg = RagConfig(qdrant={"location": str(folder)})  # everything default, as users had
+    retriever = build_retriever(cfg, embeddings=CountingEmbeddings())
+    assert retriever.invoke(TEXTS[1], k=1)[0].id == "doc1"
+    with pytest.raises(CollectionMismatch, match="no sparse vector"):  # asked explicitly
+        build_retriever(RagConfig(qdrant={"location": str(folder)},
+                                  retrieval={"mode": "hybrid"}),
+                        embeddings=CountingEmbeddings())

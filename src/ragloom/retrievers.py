@@ -42,7 +42,7 @@ from qdrant_client import models
 
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import ConfigError
-from ragloom.store import RagloomVectorStore, build_vector_store
+from ragloom.store import RagloomVectorStore, build_vector_store, retrieval_mode
 
 __all__ = [
     "DEFAULT_MULTI_QUERY_TEMPLATE",
@@ -360,9 +360,10 @@ def build_retriever(
     """
     cfg = cfg if cfg is not None else load_config()
     settings = cfg.retrieval
-    if settings.search == "mmr" and settings.mode != "dense":
-        raise ConfigError(_MMR_NEEDS_DENSE.format(mode=settings.mode))
-    if settings.mode == "hybrid" and (
+    mode = retrieval_mode(cfg)
+    if settings.search == "mmr" and mode != "dense":
+        raise ConfigError(_MMR_NEEDS_DENSE.format(mode=mode))
+    if mode == "hybrid" and (
         settings.search == "threshold" or settings.score_threshold is not None
     ):
         raise ConfigError(

@@ -77,6 +77,7 @@ __all__ = [
     "get_client",
     "point_id",
     "resolve_engine",
+    "retrieval_mode",
 ]
 
 RECORD_KEY = "ragloom"
@@ -336,6 +337,30 @@ def embeddings_identity(embeddings: Embeddings, cfg: RagConfig | None = None) ->
     return identity
 
 
+def _mode_defaulted(cfg: RagConfig) -> bool:
+    return "mode" not in cfg.retrieval.model_fields_set
+
+
+def retrieval_mode(cfg: RagConfig) -> str:
+    """The retrieval mode in effect: `retrieval.mode` when set, else hybrid.
+
+    Left unset, it is dense when the search needs it (`mmr`, a score threshold), so
+    a config written before hybrid became the default keeps working; and
+    `build_vector_store` keeps a collection built without sparse vectors dense.
+
+    Example:
+        >>> retrieval_mode(RagConfig()), retrieval_mode(RagConfig(retrieval={"search": "mmr"}))
+        ('hybrid', 'dense')
+
+    """
+    settings = cfg.retrieval
+    if not _mode_defaulted(cfg):
+        return settings.mode
+    if settings.search in ("mmr", "threshold") or settings.score_threshold is not None:
+        return "dense"
+    return settings.mode
+
+
 def _unreachable(q: QdrantSettings, exc: Exception) -> ProviderUnavailable:
     url = mask_url(q.url or "")
     return ProviderUnavailable(
@@ -413,13 +438,19 @@ def build_vector_store(
 
     """
     cfg = cfg if cfg is not None else load_config()
-    mode = RetrievalMode(cfg.retrieval.mode)
+    mode = RetrievalMode(retrieval_mode(cfg))
     client = client if client is not None else get_client(cfg.qdrant)
     name = cfg.qdrant.collection
     with _talking_to(cfg.qdrant):
         if recreate and client.collection_exists(name):
             client.delete_collection(name)
         exists = client.collection_exists(name)
+        if exists and mode is RetrievalMode.HYBRID and _mode_defaulted(cfg) and not (
+                client.get_collection(name).config.params.sparse_vectors):
+            # Built in dense mode (the default before hybrid): keep using it that way.
+            _log.info("collection %r has no sparse vectors (built for dense retrieval):"
+                      " retrieving dense. For hybrid, ingest into a new collection.", name)
+            mode = RetrievalMode.DENSE
     if mode is RetrievalMode.SPARSE:
         identity = embeddings_identity(embeddings) if embeddings is not None else None
     elif embeddings is None:
@@ -647,7 +678,7 @@ def collection_status(cfg: RagConfig | None = None,
     q = cfg.qdrant
     status = CollectionStatus(engine=resolve_engine(q), where=_where(q))
     client = get_client(q)
-    mode = RetrievalMode(cfg.retrieval.mode)
+    mode = RetrievalMode(retrieval_mode(cfg))
     identity = f"{cfg.embeddings.provider}:{cfg.embeddings.model}"
     with _talking_to(q):
         status.exists = client.collection_exists(q.collection)
