@@ -14,8 +14,9 @@ the collection metadata a server keeps for us).
 
 Indexing: Edge builds its HNSW index only when `optimize()` runs; until then points
 sit in plain segments that are scanned. `optimize()` runs at the end of every ingest
-that wrote something (`finish_writes`), after `copy_collection`, and from `add_texts`
-once `AUTO_OPTIMIZE_POINTS` are unindexed. The optimizers index only segments past
+that wrote something (`finish_writes`), after `copy_collection`, and during any write
+once `AUTO_OPTIMIZE_POINTS` are unindexed (a big ingest is indexed in parts, which
+halves the peak memory of the build). The optimizers index only segments past
 Edge's indexing threshold (about 6,500 384-d vectors), so a small addition costs
 nothing and stays a fast scan, and with `_SEGMENTS` segments allowed a bigger one is
 indexed as a segment of its own instead of being merged into (and rebuilding) the
@@ -26,6 +27,7 @@ big one. Filters use keyword payload indexes on `metadata.source`,
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import threading
 import uuid
@@ -42,6 +44,7 @@ from ragloom.errors import CollectionMismatch, RagloomError, StoreLocked
 __all__ = ["EDGE_DIR", "EdgeClient", "is_edge_folder"]
 
 EDGE_DIR = "edge"
+_log = logging.getLogger("ragloom.store")
 _RECORD_FILE = "collection.json"
 _DISTANCES = {
     models.Distance.COSINE: qe.Distance.Cosine,
@@ -65,9 +68,10 @@ _SEGMENTS = 8
 """Segments the optimizer keeps before merging. With Edge's default (auto: 2 here) new
 data is merged into the big indexed segment and the whole HNSW is rebuilt (+10,000
 points on 20,000: 57 s); with 8 only the new segment is indexed (20 s)."""
-AUTO_OPTIMIZE_POINTS = 50_000
-"""`add_texts` runs `optimize()` once this many points are unindexed (an ingest always
-does at its end): until then they sit in plain segments, which are scanned."""
+_FLUSH_POINTS = 10_000
+AUTO_OPTIMIZE_POINTS = 30_000
+"""A write runs `optimize()` once this many points are unindexed (an ingest always does
+at its end): until then they sit in plain segments, which are scanned."""
 
 
 def is_edge_folder(location: str | Path) -> bool:
@@ -81,7 +85,7 @@ class _Collection:
     def __init__(self, folder: Path, shard: qe.EdgeShard, record: dict[str, Any]) -> None:
         self.folder, self.shard, self.record = folder, shard, record
         self.lock = threading.RLock()
-        self.unoptimized = 0
+        self.unoptimized = self.unflushed = 0
 
     def save_record(self) -> None:
         tmp = self.folder / (_RECORD_FILE + ".tmp")
@@ -270,6 +274,17 @@ class EdgeClient:
         with coll.lock:
             coll.shard.update(qe.UpdateOperation.upsert_points(edge_points))
             coll.unoptimized += len(edge_points)
+            coll.unflushed += len(edge_points)
+            if coll.unflushed >= _FLUSH_POINTS:
+                # Persist the segments so the WAL can be trimmed: bounds memory in a
+                # big ingest (the WAL is memory-mapped).
+                coll.shard.flush()
+                coll.unflushed = 0
+            if coll.unoptimized >= AUTO_OPTIMIZE_POINTS:
+                # Index a big write in parts: the HNSW build copies what it indexes,
+                # so building 100,000 points at once peaks at twice the memory.
+                coll.shard.optimize()
+                coll.unoptimized = 0
         return SimpleNamespace(status=models.UpdateStatus.COMPLETED)
 
     def delete(self, collection_name: str, points_selector: Any, **_ignored: Any) -> Any:
@@ -372,8 +387,12 @@ class EdgeClient:
             self.closed = True
         for coll in collections:
             with coll.lock:
-                coll.shard.flush()
-                coll.shard.close()
+                try:
+                    coll.shard.flush()
+                    coll.shard.close()
+                except Exception as exc:  # e.g. the folder was deleted under us
+                    _log.warning("closing the Qdrant Edge shard in %s failed: %s",
+                                 coll.folder, exc)
         if self._folder_lock is not None:
             self._folder_lock.close()  # releases the flock
             self._folder_lock = None
@@ -406,9 +425,7 @@ def _lock_folder(root: Path) -> IO[str] | None:
 
 # -- conversions from qdrant_client.models --------------------------------------------
 def _id(value: Any) -> Any:
-    if isinstance(value, str):
-        return uuid.UUID(value)
-    return value
+    return value  # ints and UUID strings, as qdrant-client takes them; Edge parses them
 
 
 def _out_id(value: Any) -> Any:
@@ -444,7 +461,7 @@ def _vector(value: Any) -> Any:
         return {name: _vector(v) for name, v in value.items()}
     if isinstance(value, models.SparseVector):
         return qe.SparseVector(list(value.indices), list(value.values))
-    return list(value)
+    return value if isinstance(value, list) else list(value)
 
 
 def _out_vector(value: Any) -> Any:

@@ -50,15 +50,18 @@ class Ledger:
     def __init__(self, client: QdrantClient, collection: str, metadata_key: str) -> None:
         self.client, self.collection, self.meta = client, collection, metadata_key
         self.local = is_embedded(client)
+        self.edge = getattr(client, "engine", None) == "edge"
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call the client: inline when embedded, in a thread for a server.
+        """Call the client: inline in local mode, in a thread for edge and a server.
 
-        Embedded Qdrant is CPU work under the GIL (and SQLite may insist on its
+        Local mode is Python CPU work under the GIL (and SQLite may insist on its
         thread); a server call is I/O, which must not block the loop.
         """
-        if self.local:
+        if self.local and not self.edge:
             return fn(*args, **kwargs)
+        # Edge: converting points and writing the WAL take a while and release the GIL
+        # in part; in a thread, embedding requests keep flowing meanwhile.
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     def source_in(self, sources: list[str]) -> models.FieldCondition:

@@ -167,12 +167,6 @@ class RagloomVectorStore(QdrantVectorStore):
                 )
             ]
             self.client.upsert(collection_name=self.collection_name, points=points, **kwargs)
-        finish = getattr(self.client, "finish_writes", None)
-        if finish is not None and texts:
-            # Edge: index once enough is unindexed (an ingest indexes at its end).
-            from ragloom._edge import AUTO_OPTIMIZE_POINTS
-
-            finish(self.collection_name, min_points=AUTO_OPTIMIZE_POINTS)
         return doc_ids
 
     def delete(self, ids: Sequence[str | int] | None = None, **kwargs: Any) -> bool:
