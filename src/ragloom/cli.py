@@ -266,7 +266,7 @@ def pull(
                                 total=p.total, completed=p.completed or 0)
 
             _run(lambda: pull_model(model, base_url=url, on_progress=on_progress,  # noqa: B023
-                                    headers=cfg.llm.headers or None))
+                                    headers=cfg.llm.header_values() or None))
         console.print(f"[green]✓[/] pulled {model} at {url}", highlight=False)
 
 
