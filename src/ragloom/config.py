@@ -250,6 +250,17 @@ class RetrievalSettings(_Section):
     multi_query: bool = False
     """Ask the chat model for variants of the question and merge their results."""
 
+    @field_validator("filter")
+    @classmethod
+    def _no_null_match(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value and not {"must", "should", "must_not", "min_should"} & set(value):
+            nulls = [key for key, match in value.items() if match is None]
+            if nulls:
+                empty = {"must": [{"is_empty": {"key": f"metadata.{nulls[0]}"}}]}
+                raise ValueError(f"{nulls[0]!r} is null: an exact match needs a value; to"
+                                 f" select documents without it write {empty}")
+        return value
+
 
 class PromptSettings(_Section):
     """The prompts sent to the chat model."""
