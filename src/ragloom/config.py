@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -64,6 +72,11 @@ _explicit_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_default=True)
+
+    @field_serializer("base_url", "url", when_used="json", check_fields=False)
+    def _mask_url_password(self, value: str | None) -> str | None:
+        # JSON output is for people and files, like SecretStr's: no password in a URL.
+        return mask_url(value)
 
     def __repr_args__(self) -> Any:
         # A URL may carry a password (http://user:pw@host): the repr shows it masked.
