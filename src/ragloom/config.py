@@ -71,7 +71,9 @@ _explicit_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_default=True)
+    # validate_assignment: `cfg.llm.headers = {...}` stores secrets too, and is checked.
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_default=True,
+                              validate_assignment=True)
 
     @field_serializer("base_url", "url", when_used="json", check_fields=False)
     def _mask_url_password(self, value: str | None) -> str | None:
@@ -155,7 +157,8 @@ class _HTTPSection(_Section):
             {'X-Token': 't'}
 
         """
-        return {name: value.get_secret_value() for name, value in self.headers.items()}
+        return {name: value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+                for name, value in self.headers.items()}
 
 
 class LLMSettings(_HTTPSection):
