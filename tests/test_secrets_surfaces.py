@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from uuid import UUID
 
@@ -196,3 +199,45 @@ def test_auto_pull_log_line_masks_the_url(monkeypatch: pytest.MonkeyPatch,
     assert "pulling it (auto_pull)" in caplog.text
     assert_hidden(caplog.text)
     assert "u:****@gpu" in caplog.text
+
+
+@pytest.fixture
+def tiny_ollama() -> Iterator[str]:
+    """An Ollama look-alike on 127.0.0.1 that knows no model (enough for the doctor)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            body = {"/api/version": b'{"version": "0.9.0"}',
+                    "/api/tags": b'{"models": []}'}.get(self.path, b"{}")
+            self.send_response(200 if self.path in ("/api/version", "/api/tags") else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_http_client_log_lines_mask_a_password_in_the_url(
+    tiny_ollama: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """httpx logs each request URL at INFO; the doctor's requests go to OLLAMA_HOST."""
+    monkeypatch.setenv("OLLAMA_HOST", f"http://user:{PASSWORD}@{tiny_ollama}")
+    with caplog.at_level(logging.INFO):
+        report = run_doctor(RagConfig(qdrant={"location": ":memory:"}))
+    assert any(c.name.startswith("ollama reachable") and c.status == "ok"
+               for c in report.checks), report.checks
+    assert "HTTP Request: GET http://user:****@" in caplog.text
+    assert_hidden(caplog.text)

@@ -16,9 +16,10 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import re
 
-__all__ = ["MASK", "mask_url", "redact"]
+__all__ = ["MASK", "REDACTED_LOGGERS", "RedactingFilter", "mask_url", "redact"]
 
 MASK = "****"
 
@@ -56,3 +57,41 @@ def mask_url(url: str | None) -> str | None:
 
     """
     return None if url is None else redact(url)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks URL credentials in a log record's final message.
+
+    httpx logs every request URL at INFO (`HTTP Request: GET http://user:pw@host/...`);
+    a filter on its logger rewrites the record before any handler sees it.
+
+    Example:
+        >>> record = logging.LogRecord("httpx", logging.INFO, "", 0, "GET %s", ("http://u:p@h",),
+        ...                            None)
+        >>> RedactingFilter().filter(record), record.getMessage()
+        (True, 'GET http://u:****@h')
+
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+# The loggers that may print a URL ragloom was configured with. A filter on a logger
+# applies to the records logged there (not to its children), hence each one by name.
+REDACTED_LOGGERS = ("httpx", "httpcore", "openai", "openai._base_client", "ragloom",
+                    "ragloom.ollama", "ragloom.retry")
+
+
+def _install() -> None:
+    for name in REDACTED_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
+
+
+_install()
