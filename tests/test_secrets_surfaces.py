@@ -106,6 +106,20 @@ def test_openai_headers_are_declared_as_langchain_secrets() -> None:
     assert kwargs["openai_api_key"]["type"] == "secret"
 
 
+def test_ollama_headers_stay_hidden_if_langchain_serializes_the_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ChatOllama is not LangChain-serializable today; were it made so, no token shows."""
+    from ragloom.providers.ollama import RagloomChatOllama
+
+    monkeypatch.setattr(RagloomChatOllama, "is_lc_serializable", classmethod(lambda cls: True))
+    chat = build_chat_model(ollama_cfg())
+    serialized = dumpd(chat)
+    assert serialized["type"] == "constructor"
+    assert serialized["kwargs"]["client_kwargs"]["type"] == "secret"
+    assert_hidden(json.dumps(serialized, default=str))
+
+
 def test_headers_still_reach_the_http_clients() -> None:
     """Masking is for display only: the clients get the real values."""
     chat = build_chat_model(openai_cfg())

@@ -148,6 +148,16 @@ class _AutoPull:
                 value = mask_url(value)
             yield name, value
 
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Should LangChain ever serialize these models: the client kwargs carry headers."""
+        secrets = {}
+        if (getattr(self, "client_kwargs", None) or {}).get("headers"):
+            secrets["client_kwargs"] = "RAGLOOM_OLLAMA_CLIENT_KWARGS"
+        if self.base_url is not None and mask_url(self.base_url) != self.base_url:
+            secrets["base_url"] = "RAGLOOM_OLLAMA_BASE_URL"
+        return secrets
+
     def _pulled_then(self, call: Callable[[], T]) -> T:
         try:
             return call()
