@@ -111,7 +111,7 @@ def parse_keep_alive(value: str | int | float | None) -> str | int | None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value)
-    elif isinstance(value, str):
+    if isinstance(value, str):
         text = value.strip()
         if _NUMBER.match(text):
             return int(float(text))
@@ -406,7 +406,7 @@ def config_file() -> Path | None:
     return present[0] if present else None
 
 
-# RAGLOOM_* variables that are not settings (the config file; CI helpers).
+# RAGLOOM_* variables ragloom reads that are not settings.
 _NON_SETTING_ENV = {CONFIG_ENV_VAR}
 
 
@@ -440,11 +440,11 @@ def _check_environment() -> None:
             continue
         if sep:
             closest = difflib.get_close_matches(path, _setting_paths(), n=1, cutoff=0.6)
-            hint = (f"; did you mean {ENV_PREFIX}{closest[0].upper()}?" if closest
-                    else f"; the sections are: {', '.join(sections)}")
+            hint = (f"did you mean {ENV_PREFIX}{closest[0].upper()}?" if closest
+                    else f"the sections are: {', '.join(sections)}.")
             raise ConfigError(
                 f"environment variable {name} names no ragloom setting ({section!r} is not"
-                f" a section){hint} Rename or unset it"
+                f" a section); {hint} Rename or unset it"
             )
         closest = difflib.get_close_matches(path, [*sections, "config"], n=1, cutoff=0.75)
         if closest:

@@ -41,6 +41,7 @@ __all__ = ["OllamaProvider", "RagloomChatOllama", "RagloomOllamaEmbeddings", "ap
 log = logging.getLogger("ragloom.ollama")
 T = TypeVar("T")
 
+
 def keep_alive_seconds(value: str | int | None) -> int | None:
     """Ollama's `keep_alive` ("30m", "1h30m", 300, -1) as whole seconds.
 
