@@ -101,7 +101,11 @@ class FakeProvider:
 
 
 @pytest.fixture
-def fake_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+def fake_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    from ragloom import providers
+
+    providers.available_providers()  # load the built-ins, then add "fake" for this test only
+    monkeypatch.setattr(providers, "_registry", dict(providers._registry))
     register_provider(FakeProvider())
     yield {"RAGLOOM_LLM__PROVIDER": "fake", "RAGLOOM_EMBEDDINGS__PROVIDER": "fake",
            "RAGLOOM_QDRANT__LOCATION": str(tmp_path / "store"),
