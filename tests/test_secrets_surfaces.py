@@ -221,10 +221,14 @@ def tiny_ollama() -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def _serve(self) -> None:
-            body = {"/api/version": b'{"version": "0.9.0"}',
-                    "/api/tags": b'{"models": []}'}.get(self.path, b"{}")
-            self.send_response(200 if self.path in ("/api/version", "/api/tags") else 404)
-            self.send_header("Content-Type", "application/json")
+            answers = {"/api/version": b'{"version": "0.9.0"}', "/api/tags": b'{"models": []}',
+                       "/api/pull": b'{"status": "success"}\n'}
+            body = answers.get(self.path, b"{}")
+            length = int(self.headers.get("content-length") or 0)
+            self.rfile.read(length)
+            self.send_response(200 if self.path in answers else 404)
+            self.send_header("Content-Type", "application/x-ndjson" if self.path == "/api/pull"
+                             else "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -255,3 +259,14 @@ def test_http_client_log_lines_mask_a_password_in_the_url(
                for c in report.checks), report.checks
     assert "HTTP Request: GET http://user:****@" in caplog.text
     assert_hidden(caplog.text)
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_ragloom_pull_masks_a_password_in_ollama_host(
+    tiny_ollama: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", f"http://user:{PASSWORD}@{tiny_ollama}")
+    result = CliRunner().invoke(app, ["pull", "all-minilm"])
+    assert result.exit_code == 0, result.output
+    assert f"pulled all-minilm at http://user:****@{tiny_ollama}" in result.output
+    assert_hidden(result.output)
