@@ -66,13 +66,15 @@ def ollama_cfg() -> RagConfig:
 class SerializedSeen(BaseCallbackHandler):
     """What a tracer (LangSmith and friends) receives when the chat model starts."""
 
+    raise_error = True  # the handler's exception stops the call before any request
+
     def __init__(self) -> None:
         self.serialized: list[Any] = []
 
     def on_chat_model_start(self, serialized: dict[str, Any], messages: Any, *,
                             run_id: UUID, **kwargs: Any) -> None:
         self.serialized.append(serialized)
-        raise RuntimeError("stop before any request")  # raise_error below makes it stop
+        raise RuntimeError("stop before any request")
 
 
 @pytest.mark.parametrize("make_cfg", [openai_cfg, ollama_cfg], ids=["openai", "ollama"])
@@ -90,7 +92,6 @@ def test_model_reprs_and_langchain_serialization_hold_no_secret(make_cfg: Any) -
 def test_tracer_payload_of_chat_model_start_holds_no_secret(make_cfg: Any) -> None:
     chat = build_chat_model(make_cfg())
     seen = SerializedSeen()
-    seen.raise_error = True
     with pytest.raises(RuntimeError, match="stop before any request"):
         chat.invoke("hello", config={"callbacks": [seen]})
     assert len(seen.serialized) == 1
