@@ -26,9 +26,10 @@ from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharac
 from qdrant_client import QdrantClient, models
 
 __all__ = [
-    "CHUNK_NAMESPACE", "INGEST_KEY", "MISSING", "Chunk", "Ledger",
-    "LoadError", "Splitter", "all_or_nothing", "chunk_id", "discover", "glob_regex", "is_embedded",
-    "is_under", "load_sections", "read_file", "source_id",
+    "CHUNK_NAMESPACE", "INGEST_KEY", "MAX_LABEL", "MISSING", "Chunk", "EmptyFile", "Ledger",
+    "LoadError", "Splitter", "all_or_nothing", "chunk_id", "discover", "former_names",
+    "glob_regex", "is_embedded", "is_under", "load_sections", "path_state", "read_file",
+    "source_id", "source_path",
 ]
 
 CHUNK_NAMESPACE = uuid.UUID("bcdb032d-3792-586e-be8c-5b7503013096")
@@ -38,6 +39,8 @@ INGEST_KEY = "ingest"
 """Top-level payload key: "<file_hash> <chunk_count> <chunking> <source>", the same on
 every chunk of a file version, so one facet request tallies what is stored per file."""
 PAGE = 4096
+MAX_LABEL = 256
+"""Longest metadata string kept on a chunk (a header, a title): every chunk carries a copy."""
 T = TypeVar("T")
 Tally = dict[str, dict[tuple[str, int, str], int]]
 
@@ -54,6 +57,10 @@ class LoadError(Exception):
     """A file cannot be ingested; the message is the reason shown to the user."""
 
 
+class EmptyFile(LoadError):
+    """The file holds no text (0 bytes, whitespace, or only markup): nothing to ingest."""
+
+
 def chunk_id(source: str, index: int, text: str) -> str:
     """The Qdrant point id of a chunk: UUIDv5 of source, index and content hash.
 
@@ -66,23 +73,74 @@ def chunk_id(source: str, index: int, text: str) -> str:
     return str(uuid.uuid5(CHUNK_NAMESPACE, f"{source}\0{index}\0{digest}"))
 
 
-def source_id(path: str | os.PathLike[str], cwd: Path | None = None) -> str:
-    """The `source` stored for a path: posix, relative to the cwd when under it.
+def source_id(path: str | os.PathLike[str], root: str | None) -> str:
+    """The `source` stored for a path: posix, relative to `root` when under it, else absolute.
+
+    The path is resolved on the filesystem first (`..`, symbolic links), so the same
+    file gets the same source from any working directory. `root` must be resolved too
+    (`os.path.realpath`); None means absolute sources.
 
     Example:
-        >>> source_id("/srv/docs/a.md", cwd=Path("/srv"))
+        >>> source_id("/srv/docs/a.md", root="/srv")
         'docs/a.md'
-        >>> source_id("/elsewhere/b.md", cwd=Path("/srv"))
+        >>> source_id("/elsewhere/b.md", root="/srv")
         '/elsewhere/b.md'
 
     """
-    base = os.fspath(cwd or Path.cwd())
-    absolute = os.path.normpath(os.path.join(base, os.fspath(path)))
-    if absolute == base:
-        return "."
-    if absolute.startswith(base.rstrip(os.sep) + os.sep):
-        absolute = absolute[len(base.rstrip(os.sep)) + 1:]
+    absolute = os.path.realpath(os.fspath(path))
+    if root is not None:
+        if absolute == root:
+            return "."
+        prefix = root.rstrip(os.sep) + os.sep
+        if absolute.startswith(prefix):
+            absolute = absolute[len(prefix):]
     return Path(absolute).as_posix()
+
+
+def source_path(source: str, root: str | None) -> str | None:
+    """The filesystem path a stored `source` names under `root`; None when it cannot tell.
+
+    Example:
+        >>> source_path("docs/a.md", "/srv"), source_path("/x/b.md", None)
+        ('/srv/docs/a.md', '/x/b.md')
+        >>> source_path("c.md", None) is None
+        True
+
+    """
+    if os.path.isabs(source):
+        return source
+    return None if root is None else os.path.join(root, *PurePosixPath(source).parts)
+
+
+def path_state(path: str) -> str:
+    """"missing", "present", or "unknown" when the filesystem will not say (permissions)."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    except OSError:
+        return "unknown"
+    return "present"
+
+
+def former_names(path: Path, source: str) -> list[str]:
+    """Sources an older ragloom may have stored for this file (cwd-relative or absolute).
+
+    Before sources were fixed to a root, they were relative to the working directory
+    of the run, so any tail of the file's path (or the whole absolute path) may name it.
+
+    Example:
+        >>> former_names(Path("/srv/p/a.md"), "p/a.md")
+        ['/srv/p/a.md', 'a.md', 'srv/p/a.md']
+
+    """
+    names: set[str] = set()
+    for full in {os.path.abspath(path), os.path.realpath(path)}:
+        parts = PurePosixPath(Path(full).as_posix()).parts
+        names.add(PurePosixPath(*parts).as_posix())
+        names.update(PurePosixPath(*parts[i:]).as_posix() for i in range(1, len(parts)))
+    names.discard(source)
+    return sorted(names)
 
 
 def is_under(source: str, root: str) -> bool:
@@ -126,10 +184,15 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
-def _walk(root: str, regexes: list[re.Pattern[str]]) -> list[Path]:
+def _walk(root: str, regexes: list[re.Pattern[str]], unreadable: list[OSError]) -> list[Path]:
     found, visited = [], set()
-    for folder, dirs, names in os.walk(root, followlinks=True):
-        info = os.stat(folder)
+    for folder, dirs, names in os.walk(root, onerror=unreadable.append, followlinks=True):
+        try:
+            info = os.stat(folder)
+        except OSError as exc:
+            unreadable.append(exc)
+            dirs.clear()
+            continue
         if (info.st_dev, info.st_ino) in visited:  # a symlink loop
             dirs.clear()
             continue
@@ -145,17 +208,20 @@ def _walk(root: str, regexes: list[re.Pattern[str]]) -> list[Path]:
     return sorted(found)
 
 
-def discover(roots: Iterable[str | os.PathLike[str]], patterns: list[str]) -> Iterator[Path]:
+def discover(roots: Iterable[str | os.PathLike[str]], patterns: list[str],
+             unreadable: list[OSError] | None = None) -> Iterator[Path]:
     """Files to ingest: named files as given, folders searched with glob `patterns`.
 
     Inside folders, names starting with a dot are skipped (files and folders). Results
     are unique and sorted within each root; a missing root is yielded as is (the
-    caller reports it).
+    caller reports it). Folders that cannot be listed are appended to `unreadable`
+    (the error, with its `filename`), so the caller can report them.
     """
     regexes = [glob_regex(p) for p in patterns]
     seen: set[str] = set()
+    errors = unreadable if unreadable is not None else []
     for root in roots:
-        found = _walk(os.fspath(root), regexes) if os.path.isdir(root) else [Path(root)]
+        found = _walk(os.fspath(root), regexes, errors) if os.path.isdir(root) else [Path(root)]
         for path in found:
             key = os.path.abspath(path)
             if key not in seen:
@@ -271,11 +337,18 @@ def load_sections(path: Path, data: bytes) -> list[Section]:
         raise LoadError(f"unsupported file type {path.suffix or '(none)'!r}: ragloom reads "
                         + ", ".join(sorted(_LOADERS)))
     if not data:
-        raise LoadError("empty file")
-    sections = [(text, meta) for text, meta in loader(data) if text.strip()]
+        raise EmptyFile("empty file")
+    sections = [(text, _capped(meta)) for text, meta in loader(data) if text.strip()]
     if not sections:
-        raise LoadError("no text in the file (only whitespace or markup)")
+        raise EmptyFile("no text in the file (only whitespace or markup)")
     return sections
+
+
+def _capped(meta: dict[str, Any]) -> dict[str, Any]:
+    # Every chunk of a section carries its metadata: a 300 KB header line copied into
+    # each chunk would multiply the store by the chunk count.
+    return {key: value[:MAX_LABEL - 1] + "…" if isinstance(value, str) and len(value) > MAX_LABEL
+            else value for key, value in meta.items()}
 
 
 class Chunk(NamedTuple):
@@ -349,6 +422,16 @@ class Ledger:
         if self.local:
             return fn(*args, **kwargs)
         return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def pinned_root(self, root: str) -> str:
+        """The root sources are named against in this collection, `root` if none yet.
+
+        For in-memory collections, which live as long as their client: the first root
+        asked for is kept on the client, so a later run from another directory names
+        the same file the same way.
+        """
+        roots: dict[str, str] = self.client.__dict__.setdefault("_ragloom_source_roots", {})
+        return roots.setdefault(self.collection, root)
 
     def source_in(self, sources: list[str]) -> models.FieldCondition:
         """A filter condition: the point's `source` is one of `sources`."""

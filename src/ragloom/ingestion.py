@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,7 @@ from ragloom._loaders import (
     INGEST_KEY,
     MISSING,
     Chunk,
+    EmptyFile,
     Ledger,
     LoadError,
     Splitter,
@@ -52,10 +54,13 @@ from ragloom._loaders import (
     all_or_nothing,
     chunk_id,
     discover,
+    former_names,
     is_under,
     load_sections,
+    path_state,
     read_file,
     source_id,
+    source_path,
 )
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import ConfigError, IngestError
@@ -212,6 +217,23 @@ async def _ingest(paths: Paths, cfg: RagConfig | None, store: QdrantVectorStore 
         run.pool.shutdown(wait=False, cancel_futures=True)
 
 
+def source_root(cfg: RagConfig, ledger: Ledger) -> str | None:
+    """The folder stored sources are relative to (resolved), or None for absolute sources.
+
+    `ingest.root` when set; else the folder holding an embedded store's folder (the
+    project: `.ragloom/qdrant` gives the folder holding `.ragloom`); for an in-memory
+    collection the working directory of its first ingest; for a server, None.
+    """
+    if cfg.ingest.root:
+        return os.path.realpath(os.path.expanduser(cfg.ingest.root))
+    if cfg.qdrant.url:
+        return None
+    if cfg.qdrant.location == ":memory:":
+        return ledger.pinned_root(os.path.realpath(os.getcwd()))
+    folder = os.path.dirname(os.path.realpath(os.path.expanduser(cfg.qdrant.location)))
+    return os.path.dirname(folder) if os.path.basename(folder).startswith(".") else folder
+
+
 def _has_sparse_vector(store: QdrantVectorStore) -> bool:
     params = store.client.get_collection(store.collection_name).config.params
     return store.sparse_vector_name in (params.sparse_vectors or {})
@@ -225,6 +247,8 @@ class _Job:
     ids: list[str]
     status: Status
     had_points: bool
+    aliases: list[str] = field(default_factory=list)
+    """Former names of this file (stored by an older ragloom), replaced by `source`."""
     pending: int = 0
     produced: bool = False
     finished: bool = False
@@ -263,6 +287,9 @@ class _Run:
         self.on_progress = on_progress
         self.pool: ThreadPoolExecutor | None = None
         self.report = IngestReport()
+        self.cfg = cfg
+        self.root: str | None = None
+        self.aliases: dict[str, list[str]] = {}
         # source → {(file_hash, chunk_count, chunking): points}, for the sources in play
         self.inventory: Tally = {}
         self.files_total = self.files_done = 0
@@ -281,19 +308,26 @@ class _Run:
 
     async def execute(self, roots: list[str | Path], patterns: list[str],
                       prune: bool) -> IngestReport:
-        files = sorted({source_id(p): p for p in discover(roots, patterns)}.items())
+        self.root = source_root(self.cfg, self.ledger)
+        unreadable: list[OSError] = []
+        files = sorted({source_id(p, self.root): p
+                        for p in discover(roots, patterns, unreadable)}.items())
         self.files_total = len(files)
-        root_sources = [source_id(r) for r in roots]
+        root_sources = [source_id(r, self.root) for r in roots]
+        blind = self._report_unreadable(unreadable)
+        former = {source: former_names(path, source) for source, path in files}
         await self.ledger.index()
-        self.inventory = await self.ledger.tally([s for s, _ in files],
-                                                 root_sources if prune else None)
+        self.inventory = await self.ledger.tally(
+            [s for s, _ in files] + [n for names in former.values() for n in names],
+            root_sources if prune else None)
+        self._adopt_former_names(files, former)
         self._emit()
         queue: asyncio.Queue[list[_Item] | None] = asyncio.Queue(self.concurrency * 2)
         workers = self.concurrency * 2  # some embed while others upsert
         await all_or_nothing(self._produce(files, queue, workers),
                              *(self._consume(queue) for _ in range(workers)))
         if prune:
-            await self._prune()
+            await self._prune(root_sources, blind)
         self.report.duration_s = time.perf_counter() - self.started
         self._emit()
         return self.report
@@ -310,7 +344,7 @@ class _Run:
             small = True  # read_file says what is wrong
         data, file_hash = _read(path) if small else await asyncio.to_thread(_read, path)
         stored = self.inventory.get(source, {})
-        if len(stored) == 1:
+        if len(stored) == 1 and not self.aliases.get(source):
             ((stored_hash, count, chunking), points), = stored.items()
             if (stored_hash, chunking, points) == (file_hash, self.splitter.signature, count):
                 return file_hash, None
@@ -323,6 +357,9 @@ class _Run:
         for source, path in files:
             try:
                 file_hash, chunks = await self._prepare(path, source)
+            except EmptyFile as exc:
+                await self._emptied(source, str(exc))
+                continue
             except LoadError as exc:
                 self.report.failed.append(FailedFile(source, str(exc)))
                 self._emit(source, "failed")
@@ -331,10 +368,12 @@ class _Run:
                 self._emit(source, "unchanged")
                 continue
             stored = self.inventory.get(source, {})
+            aliases = self.aliases.get(source, [])
             ids = [chunk_id(source, i, c.text) for i, c in enumerate(chunks)]
             same = [k for k in stored if (k[0], k[2]) == (file_hash, self.splitter.signature)]
-            job = _Job(source, ids, "updated" if len(same) < len(stored) else "added",
-                       had_points=bool(stored))
+            job = _Job(source, ids,
+                       "updated" if len(same) < len(stored) or aliases else "added",
+                       had_points=bool(stored) or bool(aliases), aliases=aliases)
             # After an interrupted run, part of this very version may be stored already.
             present = await self.ledger.existing(ids) if same else set()
             record = f"{file_hash} {len(chunks)} {self.splitter.signature} {source}"
@@ -407,12 +446,68 @@ class _Run:
         job.finished = True
         if job.had_points:
             self.report.chunks_deleted += await self.ledger.delete(models.Filter(
-                must=[self.ledger.source_in([job.source])],
+                must=[self.ledger.source_in([job.source, *job.aliases])],
                 must_not=[models.HasIdCondition(has_id=list(job.ids))]))
         self._emit(job.source, job.status)
 
-    async def _prune(self) -> None:
-        gone = [source for source in sorted(self.inventory) if not Path(source).exists()]
+    def _report_unreadable(self, errors: list[OSError]) -> list[str]:
+        """Report folders that could not be listed; their sources, which prune must spare."""
+        blind: list[str] = []
+        for error in errors:
+            folder = source_id(str(error.filename), self.root)
+            blind.append(folder)
+            self.report.failed.append(FailedFile(
+                folder, f"unreadable folder: {error.strerror or error}; its files were skipped"
+                " and none of them pruned (fix its permissions and run again)"))
+        return blind
+
+    def _adopt_former_names(self, files: list[tuple[str, Path]],
+                            former: dict[str, list[str]]) -> None:
+        """Take over the chunks an older ragloom stored under a cwd-relative name.
+
+        A stored name is a file's former name when it is a tail of the file's path (or
+        its absolute path), no file of this run has it, and it does not name another
+        existing file today; a name that two files could claim is left alone.
+        """
+        current = {source for source, _ in files}
+        claims: dict[str, list[str]] = {}
+        for source, _ in files:
+            for name in former[source]:
+                if name in self.inventory and name not in current:
+                    claims.setdefault(name, []).append(source)
+        for name, claimants in claims.items():
+            where = source_path(name, self.root)
+            if len(claimants) > 1 or (where is not None and path_state(where) != "missing"):
+                continue
+            self.aliases.setdefault(claimants[0], []).append(name)
+
+    async def _emptied(self, source: str, reason: str) -> None:
+        """An empty file has no content: its old chunks go, and it is reported."""
+        names = [source, *self.aliases.get(source, [])]
+        if any(name in self.inventory for name in names):
+            removed = await self.ledger.delete(
+                models.Filter(must=[self.ledger.source_in(names)]))
+            self.report.chunks_deleted += removed
+            reason += f"; its {removed} old chunks were deleted"
+        self.report.failed.append(FailedFile(source, reason))
+        self._emit(source, "failed")
+
+    async def _prune(self, root_sources: list[str], blind: list[str]) -> None:
+        """Delete sources under the paths given whose file is gone from the filesystem.
+
+        A source is gone only when the filesystem says so (not found); one it will not
+        say about (permissions), or under a folder that could not be listed, is kept.
+        """
+        adopted = {name for names in self.aliases.values() for name in names}
+        gone = []
+        for source in sorted(self.inventory):
+            where = source_path(source, self.root)
+            if (where is None or source in adopted
+                    or not any(is_under(source, r) for r in root_sources)
+                    or any(is_under(source, b) for b in blind)):
+                continue
+            if path_state(where) == "missing":
+                gone.append(source)
         for source in gone:
             self.report.chunks_deleted += await self.ledger.delete(
                 models.Filter(must=[self.ledger.source_in([source])]))
