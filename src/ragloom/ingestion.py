@@ -1,11 +1,13 @@
 """Ingestion: files → chunks → embeddings → Qdrant, repeating nothing and losing nothing.
 
-Each chunk's point id is UUIDv5 of its source, index and content hash, and its
-payload records the source, the file's sha256 and the chunk count: Qdrant itself is
-the record of what was ingested. So a rerun skips files whose hash and chunks are all
-there (no embedding call, no write), a changed file gets its new chunks written
-before its old ones are deleted (a run that dies midway leaves old or new data, and
-the next run converges), and `prune=True` removes files that are gone.
+Each chunk's point id is UUIDv5 of its source (the file's path relative to a source
+root that does not depend on the working directory: `source_root`), index and content
+hash, and its payload records the source, the file's sha256 and the chunk count:
+Qdrant itself is the record of what was ingested. So a rerun skips files whose hash
+and chunks are all there (no embedding call, no write), a changed file gets its new
+chunks written before its old ones are deleted (a run killed in between leaves both
+until the next run over the file, which deletes the old ones), an emptied file loses
+its chunks, and `prune=True` removes files the filesystem reports as gone.
 
 Files stream through a bounded queue: batches of `embeddings.batch_size` texts,
 at most `embeddings.max_concurrency` embedding requests in flight, batched upserts.
@@ -144,7 +146,8 @@ def ingest(
         paths: Files (taken whatever their name) and folders (searched with `glob`).
         cfg: Configuration; default `load_config()`.
         store: The vector store; default `build_vector_store(cfg)`.
-        prune: Also delete the chunks of files under `paths` that no longer exist.
+        prune: Also delete the chunks of files under `paths` that no longer exist
+            (the filesystem says so: a file it cannot check is kept).
         glob: Patterns for folders; default `cfg.ingest.glob`.
         on_progress: Called with an `IngestProgress` as the run advances.
 
