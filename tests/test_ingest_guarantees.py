@@ -91,6 +91,21 @@ def test_the_same_files_from_another_cwd_are_not_stored_twice(
     assert points(store) == before and embeddings.calls == calls
 
 
+def test_a_symlink_to_the_folder_names_the_same_files(
+    project: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    top = project.parent
+    (top / "link").symlink_to(project, target_is_directory=True)
+    cfg = folder_cfg(request, top / "store")
+    store = folder_store(cfg, CountingEmbeddings())
+    monkeypatch.chdir(top)
+    ingest(["p"], cfg, store=store)
+    before = points(store)
+    report = ingest(["link"], cfg, store=store, prune=True)
+    assert (report.added, report.unchanged, report.deleted) == (0, 2, 0)
+    assert points(store) == before
+
+
 def test_in_memory_collection_keeps_its_first_root(
     project: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:

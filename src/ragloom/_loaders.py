@@ -76,9 +76,10 @@ def chunk_id(source: str, index: int, text: str) -> str:
 def source_id(path: str | os.PathLike[str], root: str | None) -> str:
     """The `source` stored for a path: posix, relative to `root` when under it, else absolute.
 
-    The path is resolved on the filesystem first (`..`, symbolic links), so the same
-    file gets the same source from any working directory. `root` must be resolved too
-    (`os.path.realpath`); None means absolute sources.
+    The path is made absolute and normalized (`..`); callers resolve symbolic links in
+    the paths they were given (`os.path.realpath`, once per path, not per file), so the
+    same file gets the same source from any working directory. `root` must be resolved
+    too; None means absolute sources.
 
     Example:
         >>> source_id("/srv/docs/a.md", root="/srv")
@@ -87,14 +88,14 @@ def source_id(path: str | os.PathLike[str], root: str | None) -> str:
         '/elsewhere/b.md'
 
     """
-    absolute = os.path.realpath(os.fspath(path))
+    absolute = os.path.abspath(os.fspath(path))
     if root is not None:
         if absolute == root:
             return "."
         prefix = root.rstrip(os.sep) + os.sep
         if absolute.startswith(prefix):
             absolute = absolute[len(prefix):]
-    return Path(absolute).as_posix()
+    return absolute if os.sep == "/" else Path(absolute).as_posix()
 
 
 def source_path(source: str, root: str | None) -> str | None:
@@ -134,11 +135,9 @@ def former_names(path: Path, source: str) -> list[str]:
         ['/srv/p/a.md', 'a.md', 'srv/p/a.md']
 
     """
-    names: set[str] = set()
-    for full in {os.path.abspath(path), os.path.realpath(path)}:
-        parts = PurePosixPath(Path(full).as_posix()).parts
-        names.add(PurePosixPath(*parts).as_posix())
-        names.update(PurePosixPath(*parts[i:]).as_posix() for i in range(1, len(parts)))
+    full = Path(os.path.abspath(path)).as_posix()
+    parts = full.split("/")
+    names = {full, *("/".join(parts[i:]) for i in range(1, len(parts)) if parts[i])}
     names.discard(source)
     return sorted(names)
 

@@ -313,6 +313,7 @@ class _Run:
                       prune: bool) -> IngestReport:
         self.root = source_root(self.cfg, self.ledger)
         unreadable: list[OSError] = []
+        roots = [os.path.realpath(r) for r in roots]  # `..` and symbolic links, once
         files = sorted({source_id(p, self.root): p
                         for p in discover(roots, patterns, unreadable)}.items())
         self.files_total = len(files)
