@@ -15,8 +15,8 @@ from ragloom._loaders import (
     glob_regex,
     is_under,
     load_sections,
-    source_id,
 )
+from ragloom._sources import source_id
 
 DATA = Path(__file__).parent / "data" / "docs"
 

@@ -1,7 +1,7 @@
 """Private helpers of `ragloom.ingestion`: files in, chunks out; what Qdrant holds.
 
-Find, name, load and split files; read and change the collection's points
-(`Ledger`); run a pipeline's tasks together (`all_or_nothing`).
+Find, load and split files (`ragloom._sources` names them); read and change the
+collection's points (`Ledger`); run a pipeline's tasks together (`all_or_nothing`).
 
 Every loader takes the file's bytes (read once, hashed once) and returns sections:
 `(text, metadata)` pairs, one per PDF page, one per Markdown header section, one for
@@ -27,9 +27,8 @@ from qdrant_client import QdrantClient, models
 
 __all__ = [
     "CHUNK_NAMESPACE", "INGEST_KEY", "MAX_LABEL", "MISSING", "Chunk", "EmptyFile", "Ledger",
-    "LoadError", "Splitter", "all_or_nothing", "chunk_id", "discover", "former_names",
-    "glob_regex", "is_embedded", "is_under", "load_sections", "path_state", "read_file",
-    "source_id", "source_path",
+    "LoadError", "Splitter", "all_or_nothing", "chunk_id", "discover", "glob_regex",
+    "is_embedded", "is_under", "load_sections", "read_file",
 ]
 
 CHUNK_NAMESPACE = uuid.UUID("bcdb032d-3792-586e-be8c-5b7503013096")
@@ -73,77 +72,8 @@ def chunk_id(source: str, index: int, text: str) -> str:
     return str(uuid.uuid5(CHUNK_NAMESPACE, f"{source}\0{index}\0{digest}"))
 
 
-def source_id(path: str | os.PathLike[str], root: str | None) -> str:
-    """The `source` stored for a path: posix, relative to `root` when under it, else absolute.
-
-    The path is made absolute and normalized (`..`); callers resolve symbolic links in
-    the paths they were given (`os.path.realpath`, once per path, not per file), so the
-    same file gets the same source from any working directory. `root` must be resolved
-    too; None means absolute sources.
-
-    Example:
-        >>> source_id("/srv/docs/a.md", root="/srv")
-        'docs/a.md'
-        >>> source_id("/elsewhere/b.md", root="/srv")
-        '/elsewhere/b.md'
-
-    """
-    absolute = os.path.abspath(os.fspath(path))
-    if root is not None:
-        if absolute == root:
-            return "."
-        prefix = root.rstrip(os.sep) + os.sep
-        if absolute.startswith(prefix):
-            absolute = absolute[len(prefix):]
-    return absolute if os.sep == "/" else Path(absolute).as_posix()
-
-
-def source_path(source: str, root: str | None) -> str | None:
-    """The filesystem path a stored `source` names under `root`; None when it cannot tell.
-
-    Example:
-        >>> source_path("docs/a.md", "/srv"), source_path("/x/b.md", None)
-        ('/srv/docs/a.md', '/x/b.md')
-        >>> source_path("c.md", None) is None
-        True
-
-    """
-    if os.path.isabs(source):
-        return source
-    return None if root is None else os.path.join(root, *PurePosixPath(source).parts)
-
-
-def path_state(path: str) -> str:
-    """"missing", "present", or "unknown" when the filesystem will not say (permissions)."""
-    try:
-        os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return "missing"
-    except OSError:
-        return "unknown"
-    return "present"
-
-
-def former_names(path: Path, source: str) -> list[str]:
-    """Sources an older ragloom may have stored for this file (cwd-relative or absolute).
-
-    Before sources were fixed to a root, they were relative to the working directory
-    of the run, so any tail of the file's path (or the whole absolute path) may name it.
-
-    Example:
-        >>> former_names(Path("/srv/p/a.md"), "p/a.md")
-        ['/srv/p/a.md', 'a.md', 'srv/p/a.md']
-
-    """
-    full = Path(os.path.abspath(path)).as_posix()
-    parts = full.split("/")
-    names = {full, *("/".join(parts[i:]) for i in range(1, len(parts)) if parts[i])}
-    names.discard(source)
-    return sorted(names)
-
-
 def is_under(source: str, root: str) -> bool:
-    """Whether `source` is `root` or lies inside it (both as `source_id` returns them).
+    """Whether `source` is `root` or lies inside it (both as `_sources.source_id` returns them).
 
     Example:
         >>> is_under("docs/a.md", "docs"), is_under("docsx/a.md", "docs"), is_under("a.md", ".")

@@ -56,14 +56,11 @@ from ragloom._loaders import (
     all_or_nothing,
     chunk_id,
     discover,
-    former_names,
     is_under,
     load_sections,
-    path_state,
     read_file,
-    source_id,
-    source_path,
 )
+from ragloom._sources import claim_former_names, former_names, prunable, source_id, source_root
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import ConfigError, IngestError
 from ragloom.providers.bm25 import BM25SparseEmbeddings
@@ -220,23 +217,6 @@ async def _ingest(paths: Paths, cfg: RagConfig | None, store: QdrantVectorStore 
         run.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def source_root(cfg: RagConfig, ledger: Ledger) -> str | None:
-    """The folder stored sources are relative to (resolved), or None for absolute sources.
-
-    `ingest.root` when set; else the folder holding an embedded store's folder (the
-    project: `.ragloom/qdrant` gives the folder holding `.ragloom`); for an in-memory
-    collection the working directory of its first ingest; for a server, None.
-    """
-    if cfg.ingest.root:
-        return os.path.realpath(os.path.expanduser(cfg.ingest.root))
-    if cfg.qdrant.url:
-        return None
-    if cfg.qdrant.location == ":memory:":
-        return ledger.pinned_root(os.path.realpath(os.getcwd()))
-    folder = os.path.dirname(os.path.realpath(os.path.expanduser(cfg.qdrant.location)))
-    return os.path.dirname(folder) if os.path.basename(folder).startswith(".") else folder
-
-
 def _has_sparse_vector(store: QdrantVectorStore) -> bool:
     params = store.client.get_collection(store.collection_name).config.params
     return store.sparse_vector_name in (params.sparse_vectors or {})
@@ -311,7 +291,7 @@ class _Run:
 
     async def execute(self, roots: list[str | Path], patterns: list[str],
                       prune: bool) -> IngestReport:
-        self.root = source_root(self.cfg, self.ledger)
+        self.root = source_root(self.cfg, self.ledger.pinned_root)
         unreadable: list[OSError] = []
         roots = [os.path.realpath(r) for r in roots]  # `..` and symbolic links, once
         files = sorted({source_id(p, self.root): p
@@ -324,7 +304,7 @@ class _Run:
         self.inventory = await self.ledger.tally(
             [s for s, _ in files] + [n for names in former.values() for n in names],
             root_sources if prune else None)
-        self._adopt_former_names(files, former)
+        self.aliases = claim_former_names(former, self.inventory.keys(), self.root)
         self._emit()
         queue: asyncio.Queue[list[_Item] | None] = asyncio.Queue(self.concurrency * 2)
         workers = self.concurrency * 2  # some embed while others upsert
@@ -465,26 +445,6 @@ class _Run:
                 " and none of them pruned (fix its permissions and run again)"))
         return blind
 
-    def _adopt_former_names(self, files: list[tuple[str, Path]],
-                            former: dict[str, list[str]]) -> None:
-        """Take over the chunks an older ragloom stored under a cwd-relative name.
-
-        A stored name is a file's former name when it is a tail of the file's path (or
-        its absolute path), no file of this run has it, and it does not name another
-        existing file today; a name that two files could claim is left alone.
-        """
-        current = {source for source, _ in files}
-        claims: dict[str, list[str]] = {}
-        for source, _ in files:
-            for name in former[source]:
-                if name in self.inventory and name not in current:
-                    claims.setdefault(name, []).append(source)
-        for name, claimants in claims.items():
-            where = source_path(name, self.root)
-            if len(claimants) > 1 or (where is not None and path_state(where) != "missing"):
-                continue
-            self.aliases.setdefault(claimants[0], []).append(name)
-
     async def _emptied(self, source: str, reason: str) -> None:
         """An empty file has no content: its old chunks go, and it is reported."""
         names = [source, *self.aliases.get(source, [])]
@@ -503,15 +463,7 @@ class _Run:
         say about (permissions), or under a folder that could not be listed, is kept.
         """
         adopted = {name for names in self.aliases.values() for name in names}
-        gone = []
-        for source in sorted(self.inventory):
-            where = source_path(source, self.root)
-            if (where is None or source in adopted
-                    or not any(is_under(source, r) for r in root_sources)
-                    or any(is_under(source, b) for b in blind)):
-                continue
-            if path_state(where) == "missing":
-                gone.append(source)
+        gone = prunable(self.inventory.keys() - adopted, root_sources, blind, self.root)
         for source in gone:
             self.report.chunks_deleted += await self.ledger.delete(
                 models.Filter(must=[self.ledger.source_in([source])]))
