@@ -36,11 +36,13 @@ def project(tmp_path: Path) -> Path:
     return p
 
 
-def folder_cfg(request: pytest.FixtureRequest, location: Path, **ingest: Any) -> RagConfig:
+def folder_cfg(request: pytest.FixtureRequest, location: Path, mode: str = "dense",
+               **ingest: Any) -> RagConfig:
     """A persistent store in a folder, as `RAGLOOM_QDRANT__LOCATION=$PWD/store` makes."""
     return RagConfig(qdrant={"location": str(location), "collection": unique_collection(request)},
                      ingest={"chunk_size": 120, "chunk_overlap": 20, **ingest},
-                     embeddings={"batch_size": 4, "max_concurrency": 2})
+                     embeddings={"batch_size": 4, "max_concurrency": 2},
+                     retrieval={"mode": mode})
 
 
 def folder_store(cfg: RagConfig, embeddings: CountingEmbeddings) -> RagloomVectorStore:
@@ -138,27 +140,41 @@ def test_ingest_root_from_config_names_sources_portably(
     assert Path(os.path.realpath(outside)).as_posix() in by_source(store)  # absolute
 
 
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
 def test_sources_stored_by_older_versions_are_migrated_without_duplicates(
-    project: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    project: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     top = project.parent
     embeddings = CountingEmbeddings()
     # What ragloom before this change stored when run from p/: names relative to p.
-    legacy = folder_cfg(request, top / "store", root=str(project))
+    legacy = folder_cfg(request, top / "store", mode, root=str(project))
     store = folder_store(legacy, embeddings)
     monkeypatch.chdir(project)
     ingest(["."], legacy, store=store)
     assert set(by_source(store)) == {"docs/a.txt", "notes/b.txt"}
     count = len(points(store))
 
-    cfg = folder_cfg(request, top / "store")  # the new rule: relative to the store's folder
+    cfg = folder_cfg(request, top / "store", mode)  # the new rule: relative to the store's folder
+    (project / "notes" / "b.txt").write_text("Beta, edited since: backups run at 03:00.\n")
+    texts = embeddings.texts
     monkeypatch.chdir(project / "notes")
     report = ingest([".."], cfg, store=store)
     assert (report.added, report.updated) == (0, 2)
+    assert embeddings.texts - texts == 1  # a.txt's vectors moved; only edited b.txt embedded
     assert set(by_source(store)) == {"p/docs/a.txt", "p/notes/b.txt"}
     assert len(points(store)) == count  # re-keyed, not duplicated
     again = ingest([project], cfg, store=store)
     assert again.unchanged == 2 and again.chunks_written == 0
+    clean = folder_store(folder_cfg(request, top / "clean", mode), CountingEmbeddings())
+    ingest([project], folder_cfg(request, top / "clean", mode), store=clean)
+    assert points(store) == points(clean)  # as if written by the new version from scratch
+
+    def vectors(of: RagloomVectorStore) -> dict[str, Any]:
+        records = of.client.retrieve(of.collection_name, list(points(of)), with_vectors=True)
+        return {str(r.id): r.vector for r in records}
+    assert vectors(store) == vectors(clean)
+    hit = store.similarity_search("Alpha: the API keys rotate monthly.", k=1)[0]
+    assert hit.metadata["source"] == "p/docs/a.txt"
 
 
 def test_a_former_name_that_names_another_existing_file_is_not_taken(

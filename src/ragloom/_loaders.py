@@ -374,14 +374,14 @@ class Ledger:
                 await self.call(self.client.create_payload_index, self.collection, key,
                                 models.PayloadSchemaType.KEYWORD)
 
-    async def scroll(self, flt: models.Filter | None,
-                     fields: list[str] | bool) -> AsyncIterator[Any]:
-        """Every point matching `flt`, without vectors."""
+    async def scroll(self, flt: models.Filter | None, fields: list[str] | bool,
+                     with_vectors: bool = False) -> AsyncIterator[Any]:
+        """Every point matching `flt`, without vectors unless asked."""
         offset: Any = None
         while True:
             records, offset = await self.call(
                 self.client.scroll, self.collection, scroll_filter=flt, limit=PAGE,
-                offset=offset, with_payload=fields, with_vectors=False)
+                offset=offset, with_payload=fields, with_vectors=with_vectors)
             for record in records:
                 yield record
             if offset is None:

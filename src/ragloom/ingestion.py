@@ -360,6 +360,8 @@ class _Run:
                        had_points=bool(stored) or bool(aliases), aliases=aliases)
             # After an interrupted run, part of this very version may be stored already.
             present = await self.ledger.existing(ids) if same else set()
+            moved = await self._former_vectors(file_hash, len(chunks), aliases)
+            copies: list[models.PointStruct] = []
             record = f"{file_hash} {len(chunks)} {self.splitter.signature} {source}"
             for index, (point, chunk) in enumerate(zip(ids, chunks, strict=True)):
                 if point in present:
@@ -372,11 +374,19 @@ class _Run:
                 }
                 if self.id_key:
                     payload[self.id_key] = point
+                if (index, chunk.text) in moved:
+                    copies.append(models.PointStruct.model_construct(
+                        id=point, vector=moved[index, chunk.text], payload=payload))
+                    continue
                 batch.append(_Item(point, chunk.text, payload, job))
                 job.pending += 1
                 if len(batch) >= self.batch_size:
                     await queue.put(batch)
                     batch = []
+            for start in range(0, len(copies), self.batch_size):
+                await self.call(self.ledger.client.upsert, self.ledger.collection,
+                                points=copies[start:start + self.batch_size], wait=True)
+            self.report.chunks_written += len(copies)
             job.produced = True
             if job.pending == 0:
                 await self._finish(job)
@@ -401,6 +411,27 @@ class _Run:
                 if job.produced and job.pending == 0:
                     await self._finish(job)
             self._emit()
+
+    async def _former_vectors(self, file_hash: str, count: int,
+                              aliases: list[str]) -> dict[tuple[int, str], Any]:
+        """Vectors stored under a former name for this very file version, by (index, text).
+
+        Renaming a file in the store moves its vectors: no embedding call.
+        """
+        version = (file_hash, count, self.splitter.signature)
+        names = [a for a in aliases if self.inventory.get(a, {}).get(version) == count]
+        if not names:
+            return {}
+        found: dict[tuple[int, str], Any] = {}
+        fields = [self.meta, self.store.content_payload_key]
+        async for point in self.ledger.scroll(
+                models.Filter(must=[self.ledger.source_in(names[:1])]), fields, True):
+            payload = point.payload or {}
+            meta = payload.get(self.meta) or {}
+            index, text = meta.get("chunk_index"), payload.get(self.store.content_payload_key)
+            if meta.get("file_hash") == file_hash and isinstance(index, int) and point.vector:
+                found[index, str(text)] = point.vector
+        return found
 
     async def _vectors(self, texts: list[str]) -> list[dict[str, Any]]:
         vectors: list[dict[str, Any]] = [{} for _ in texts]
