@@ -18,6 +18,7 @@ import io
 import os
 import re
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple, TypeVar
@@ -335,6 +336,10 @@ def is_embedded(client: QdrantClient) -> bool:
     return isinstance(getattr(client, "_client", None), QdrantLocal)
 
 
+_PINNED_ROOTS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+"""client → {collection: source root}: in-memory collections live as long as their client."""
+
+
 class Ledger:
     """What a collection holds, read and changed through its client, page by page."""
 
@@ -359,8 +364,7 @@ class Ledger:
         asked for is kept on the client, so a later run from another directory names
         the same file the same way.
         """
-        roots: dict[str, str] = self.client.__dict__.setdefault("_ragloom_source_roots", {})
-        return roots.setdefault(self.collection, root)
+        return _PINNED_ROOTS.setdefault(self.client, {}).setdefault(self.collection, root)
 
     def source_in(self, sources: list[str]) -> models.FieldCondition:
         """A filter condition: the point's `source` is one of `sources`."""
