@@ -346,8 +346,10 @@ class EdgeClient:
         coll = self._get(collection_name)
         response = coll.shard.facet(qe.FacetRequest(key=key, limit=limit, exact=exact,
                                                     filter=_filter(facet_filter)))
+        # Edge 0.9's exact facet also lists values whose points were all deleted, with
+        # a count of 0; a server lists only values that are there.
         return SimpleNamespace(hits=[SimpleNamespace(value=_facet_value(h.value), count=h.count)
-                                     for h in response.hits])
+                                     for h in response.hits if h.count > 0])
 
     def query_points(
         self,

@@ -10,6 +10,7 @@ stored per file.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import PurePosixPath
 from typing import Any, TypeVar
@@ -44,6 +45,10 @@ def _is_local_mode(client: QdrantClient) -> bool:
     return isinstance(getattr(client, "_client", None), QdrantLocal)
 
 
+_PINNED_ROOTS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+"""client → {collection: source root}: in-memory collections live as long as their client."""
+
+
 class Ledger:
     """What a collection holds, read and changed through its client, page by page."""
 
@@ -64,6 +69,15 @@ class Ledger:
         # in part; in a thread, embedding requests keep flowing meanwhile.
         return await asyncio.to_thread(fn, *args, **kwargs)
 
+    def pinned_root(self, root: str) -> str:
+        """The root sources are named against in this collection, `root` if none yet.
+
+        For in-memory collections, which live as long as their client: the first root
+        asked for is kept on the client, so a later run from another directory names
+        the same file the same way.
+        """
+        return _PINNED_ROOTS.setdefault(self.client, {}).setdefault(self.collection, root)
+
     def source_in(self, sources: list[str]) -> models.FieldCondition:
         """A filter condition: the point's `source` is one of `sources`."""
         return models.FieldCondition(key=f"{self.meta}.source",
@@ -79,14 +93,14 @@ class Ledger:
                 await self.call(self.client.create_payload_index, self.collection, key,
                                 models.PayloadSchemaType.KEYWORD)
 
-    async def scroll(self, flt: models.Filter | None,
-                     fields: list[str] | bool) -> AsyncIterator[Any]:
-        """Every point matching `flt`, without vectors."""
+    async def scroll(self, flt: models.Filter | None, fields: list[str] | bool,
+                     with_vectors: bool = False) -> AsyncIterator[Any]:
+        """Every point matching `flt`, without vectors unless asked."""
         offset: Any = None
         while True:
             records, offset = await self.call(
                 self.client.scroll, self.collection, scroll_filter=flt, limit=PAGE,
-                offset=offset, with_payload=fields, with_vectors=False)
+                offset=offset, with_payload=fields, with_vectors=with_vectors)
             for record in records:
                 yield record
             if offset is None:

@@ -44,7 +44,6 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
-from urllib.parse import urlsplit, urlunsplit
 
 from langchain_core.embeddings import Embeddings
 from langchain_qdrant import RetrievalMode, SparseEmbeddings
@@ -146,20 +145,16 @@ def resolve_engine(settings: QdrantSettings | RagConfig | None = None) -> Engine
 
 
 def mask_url(url: str) -> str:
-    """`url` with any password replaced by `***`.
+    """`url` with any password (or lone token) in its user part masked.
 
     Example:
         >>> mask_url("http://admin:s3cret@qdrant:6333")
-        'http://admin:***@qdrant:6333'
+        'http://admin:****@qdrant:6333'
 
     """
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    from ragloom._redact import mask_url as redact_url  # one masking rule everywhere
+
+    return redact_url(url) or url
 
 
 def get_client(settings: QdrantSettings | RagConfig | None = None) -> QdrantClient:
