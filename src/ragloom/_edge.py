@@ -299,6 +299,7 @@ class EdgeClient:
             operation = qe.UpdateOperation.delete_points_by_filter(_filter(flt) or qe.Filter())
         with coll.lock:
             coll.shard.update(operation)
+            coll.unflushed += 1
         return SimpleNamespace(status=models.UpdateStatus.COMPLETED)
 
     def finish_writes(self, collection_name: str, *, min_points: int = 1) -> bool:
@@ -310,7 +311,9 @@ class EdgeClient:
         """
         coll = self._get(collection_name)
         with coll.lock:
-            coll.shard.flush()
+            if coll.unflushed or coll.unoptimized:  # a run that wrote nothing costs nothing
+                coll.shard.flush()
+                coll.unflushed = 0
             if coll.unoptimized < min_points:
                 return False
             coll.shard.optimize()
