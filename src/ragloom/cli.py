@@ -247,22 +247,30 @@ def pull(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Pull Ollama models through /api/pull with a progress bar (default: the missing ones)."""
-    from ragloom.doctor import missing_models
-    from ragloom.providers._errors import ollama_url
-    from ragloom.providers.ollama import pull_model
+    """Pull models (Ollama: through /api/pull) with a progress bar (default: the missing ones)."""
+    from ragloom.doctor import _missing
+    from ragloom.providers import get_provider
 
     cfg = _run(lambda: load_config(config))
+    targets: list[tuple[Any, str, Any]]
     if models:
-        targets = [(m, ollama_url(cfg.llm.base_url)) for m in models]
+        provider = _run(lambda: get_provider(cfg.llm.provider))
+        targets = [(provider, model, cfg.llm) for model in models]
     else:
-        targets = _run(lambda: missing_models(cfg))
+        targets = [(provider, use.settings.model, use.settings)
+                   for provider, use, _ in _run(lambda: _missing(cfg, 10.0))]
         if not targets:
-            console.print("[green]✓[/] every configured Ollama model is present", highlight=False)
+            console.print("[green]✓[/] every configured model is present", highlight=False)
             return
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
                DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn())
-    for model, url in targets:
+    for provider, model, settings in targets:
+        pull_model = getattr(provider, "pull_model", None)
+        if pull_model is None:
+            err_console.print(f"[bold red]error:[/] the {provider.name} provider cannot pull"
+                              f" models; make {model!r} available on its server another way",
+                              highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
         with Progress(*columns, console=err_console, transient=True) as progress:
             tasks: dict[str, TaskID] = {}
 
@@ -274,9 +282,9 @@ def pull(
                 progress.update(tasks[key], description=f"{model}: {p.status}",
                                 total=p.total, completed=p.completed or 0)
 
-            _run(lambda: pull_model(model, base_url=url, on_progress=on_progress,  # noqa: B023
-                                    headers=cfg.llm.headers or None))
-        console.print(f"[green]✓[/] pulled {model} at {url}", highlight=False)
+            where = _run(lambda: pull_model(model, settings,  # noqa: B023
+                                            on_progress=on_progress))
+        console.print(f"[green]✓[/] pulled {model} at {where}", highlight=False)
 
 
 @app.command("eval")

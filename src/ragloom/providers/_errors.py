@@ -71,8 +71,9 @@ def raise_translated(
     status = getattr(exc, "status_code", None)
     text = str(getattr(exc, "error", None) or exc)
     if status == 404 or ("not found" in text.lower() and "model" in text.lower()):
-        fix = (f"run: ollama pull {model} (or ragloom pull, or set {section}.auto_pull)"
-               if provider == "ollama" else "check the model name")
+        from ragloom.providers import missing_model_hint  # the provider's own hook
+
+        fix = missing_model_hint(provider, model, section)
         raise ModelNotFound(
             f"model {model!r} is not available at {url}: {fix} (or set {section}.model)",
             model=model,

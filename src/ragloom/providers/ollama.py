@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
 import ollama
@@ -31,6 +31,7 @@ from langchain_ollama import ChatOllama, OllamaEmbeddings
 
 from ragloom.config import EmbeddingsSettings, LLMSettings
 from ragloom.errors import ConfigError, ModelNotFound
+from ragloom.providers import ModelUse, ProviderChecks, _ollama_checks
 from ragloom.providers._errors import ollama_url, translated, translated_aiter, translated_iter
 from ragloom.providers._retry import AsyncRetryTransport, RetryTransport
 
@@ -352,3 +353,22 @@ class OllamaProvider:
             **_retry_kwargs(settings.max_retries),
             **settings.extra,
         )
+
+    # Optional hooks (ragloom.providers.ProviderHooks), in their own module.
+    def doctor_checks(self, uses: Sequence[ModelUse], *, timeout_s: float) -> ProviderChecks:
+        """Server reachable, models pulled, capabilities, context length."""
+        return _ollama_checks.doctor_checks(uses, timeout_s=timeout_s)
+
+    def missing_model_hint(self, model: str, section: str) -> str:
+        """The `ollama pull` command."""
+        return _ollama_checks.missing_model_hint(model, section)
+
+    def missing_models(self, uses: Sequence[ModelUse], *,
+                       timeout_s: float) -> list[tuple[ModelUse, str]]:
+        """The uses whose model `/api/tags` does not list, with the server URL."""
+        return _ollama_checks.missing_models(uses, timeout_s=timeout_s)
+
+    def pull_model(self, model: str, settings: LLMSettings | EmbeddingsSettings, *,
+                   on_progress: Callable[[Any], None] | None = None) -> str:
+        """Pull through `/api/pull`; return the server URL."""
+        return _ollama_checks.pull(model, settings, on_progress=on_progress)

@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -30,6 +30,7 @@ from pydantic import SecretStr
 
 from ragloom.config import EmbeddingsSettings, LLMSettings
 from ragloom.errors import ConfigError
+from ragloom.providers import ModelUse, ProviderChecks, _openai_checks
 from ragloom.providers._errors import translated
 
 __all__ = ["OpenAIProvider", "RagloomChatOpenAI", "RagloomOpenAIEmbeddings"]
@@ -164,3 +165,12 @@ class OpenAIProvider:
         if settings.headers:
             kwargs["default_headers"] = dict(settings.headers)
         return RagloomOpenAIEmbeddings(**kwargs, **settings.extra)
+
+    # Optional hooks (ragloom.providers.ProviderHooks), in their own module.
+    def doctor_checks(self, uses: Sequence[ModelUse], *, timeout_s: float) -> ProviderChecks:
+        """`GET <base_url>/models`: reachable, key accepted, model listed."""
+        return _openai_checks.doctor_checks(uses, timeout_s=timeout_s)
+
+    def missing_model_hint(self, model: str, section: str) -> str:
+        """Check the model name (a hosted API cannot pull)."""
+        return _openai_checks.missing_model_hint(model, section)
