@@ -18,6 +18,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -138,6 +140,30 @@ async def apull_model(model: str, *, base_url: str | None = None,
             raise
 
 
+def _started(chunks: Iterator[T]) -> Iterator[T]:
+    """`chunks` with its first item already fetched, so a missing model raises here."""
+    try:
+        head = next(chunks)
+    except StopIteration:
+        return iter(())
+    return itertools.chain((head,), chunks)
+
+
+async def _astarted(chunks: AsyncIterator[T]) -> AsyncIterator[T]:
+    """Async twin of `_started`."""
+    first: list[T] = []
+    with contextlib.suppress(StopAsyncIteration):
+        first.append(await chunks.__anext__())
+
+    async def chained() -> AsyncIterator[T]:
+        for chunk in first:
+            yield chunk
+        async for chunk in chunks:
+            yield chunk
+
+    return chained()
+
+
 class _AutoPull:
     """Mixin: on `ModelNotFound`, pull the model once (if `auto_pull`) and try again."""
 
@@ -232,21 +258,9 @@ class RagloomChatOllama(_AutoPull, ChatOllama):
             return cast(Iterator[ChatGenerationChunk],
                         translated_iter(chunks, **self._context()))
 
-        first = attempt()
-        try:
-            head = next(first)
-        except StopIteration:
-            return
-        except ModelNotFound:
-            if not self.auto_pull:
-                raise
-            pull_model(self.model, base_url=self.base_url, client=getattr(self, "_client", None))
-            yield from attempt()
-            return
-        yield head
-        yield from first
+        yield from self._pulled_then(lambda: _started(attempt()))
 
-    def _astream(
+    async def _astream(
         self,
         messages: list[BaseMessage],
         stop: list[str] | None = None,
@@ -259,26 +273,7 @@ class RagloomChatOllama(_AutoPull, ChatOllama):
             return cast(AsyncIterator[ChatGenerationChunk],
                         translated_aiter(chunks, **self._context()))
 
-        return self._astream_pulled(attempt)
-
-    async def _astream_pulled(
-        self, attempt: Callable[[], AsyncIterator[ChatGenerationChunk]]
-    ) -> AsyncIterator[ChatGenerationChunk]:
-        first = attempt()
-        try:
-            head = await first.__anext__()
-        except StopAsyncIteration:
-            return
-        except ModelNotFound:
-            if not self.auto_pull:
-                raise
-            await apull_model(self.model, base_url=self.base_url,
-                              client=getattr(self, "_async_client", None))
-            async for chunk in attempt():
-                yield chunk
-            return
-        yield head
-        async for chunk in first:
+        async for chunk in await self._apulled_then(lambda: _astarted(attempt())):
             yield chunk
 
 
