@@ -27,6 +27,7 @@ from typing import Any, TypeVar, cast
 
 import ollama
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import LangSmithParams
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_ollama import ChatOllama, OllamaEmbeddings
@@ -217,6 +218,12 @@ class RagloomChatOllama(_AutoPull, ChatOllama):
     def _context(self) -> dict[str, Any]:
         return {"provider": "ollama", "model": self.model, "base_url": self.base_url,
                 "section": "llm"}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        # ChatOllama traces self.model even when a call passes model=... (which it sends).
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_model_name"] = kwargs.get("model", self.model)
+        return params
 
     def _generate(
         self,

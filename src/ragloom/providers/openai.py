@@ -67,6 +67,21 @@ class RagloomChatOpenAI(ChatOpenAI):
 
     """
 
+    @classmethod
+    def lc_id(cls) -> list[str]:
+        """ChatOpenAI's id: `dumps` labels this model as a `ChatOpenAI`, which `load` accepts.
+
+        Its own class name under ChatOpenAI's namespace would name a class `load`
+        refuses. Loaded, it is a stock `ChatOpenAI` with the same settings (ragloom's
+        error translation is behaviour, not configuration).
+        """
+        return ChatOpenAI.lc_id()
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Secrets kept out of `dumps`: the key, and the headers (often a bearer token)."""
+        return {**super().lc_secrets, "default_headers": "RAGLOOM_LLM__HEADERS"}
+
     def _context(self) -> dict[str, Any]:
         return {"provider": "openai", "model": self.model_name,
                 "base_url": self.openai_api_base, "section": "llm"}
