@@ -38,6 +38,7 @@ __all__ = [
     "EmbeddingsSettings",
     "IngestSettings",
     "LLMSettings",
+    "ModelSettings",
     "PromptSettings",
     "QdrantSettings",
     "RagConfig",
@@ -58,23 +59,19 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_default=True)
 
 
-class LLMSettings(_Section):
-    """The chat model."""
+class ModelSettings(_Section):
+    """What the `llm` and `embeddings` sections share: which model, where, how to reach it."""
 
     provider: str = "ollama"
     """Provider name: `ollama`, `openai`, or any provider registered by a plugin."""
-    model: str = "llama3.2"
-    """Model name as the provider knows it (`llama3.2`, `gpt-4o-mini`, ...)."""
+    model: str
+    """Model name as the provider knows it."""
     base_url: str | None = None
     """Server URL. Ollama: `OLLAMA_HOST` or http://127.0.0.1:11434; OpenAI: the API's own."""
     api_key: SecretStr | None = None
     """API key. `openai` falls back to `OPENAI_API_KEY`; never logged or recorded."""
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
     """Extra HTTP headers for every request (e.g. auth for an Ollama behind a proxy); masked."""
-    temperature: float = 0.1
-    """Sampling temperature."""
-    num_ctx: int | None = 8192
-    """Ollama only: context window in tokens (Ollama's default is small and truncates silently)."""
     keep_alive: str | int | None = "30m"
     """Ollama only: how long the model stays loaded between calls."""
     timeout_s: float = 120.0
@@ -87,31 +84,30 @@ class LLMSettings(_Section):
     """Passed through unchanged to the LangChain chat model class."""
 
 
-class EmbeddingsSettings(_Section):
+class LLMSettings(ModelSettings):
+    """The chat model."""
+
+    model: str = "llama3.2"
+    """Model name as the provider knows it (`llama3.2`, `gpt-4o-mini`, ...)."""
+    temperature: float = 0.1
+    """Sampling temperature."""
+    num_ctx: int | None = 8192
+    """Ollama only: context window in tokens (Ollama's default is small and truncates silently)."""
+
+
+class EmbeddingsSettings(ModelSettings):
     """The embedding model."""
 
-    provider: str = "ollama"
-    """Provider name: `ollama`, `openai`, or any provider registered by a plugin."""
     model: str = "nomic-embed-text"
     """Embedding model name as the provider knows it."""
     base_url: str | None = None
     """Server URL; same defaults as `llm.base_url`."""
-    api_key: SecretStr | None = None
-    """API key. `openai` falls back to `OPENAI_API_KEY`; never logged or recorded."""
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
     """Extra HTTP headers for every request."""
-    keep_alive: str | int | None = "30m"
-    """Ollama only: how long the model stays loaded between calls."""
-    timeout_s: float = 120.0
-    """Request timeout in seconds; covers a cold model load."""
     batch_size: int = Field(64, ge=1)
     """Texts per embedding request."""
     max_concurrency: int = Field(4, ge=1)
     """Embedding requests in flight at once during ingestion."""
-    max_retries: int = Field(2, ge=0)
-    """Retries for transient failures (connection reset, 5xx, 429)."""
-    auto_pull: bool = False
-    """Ollama only: pull the model when the server says it is missing."""
     extra: dict[str, Any] = Field(default_factory=dict)
     """Passed through unchanged to the LangChain embeddings class."""
 

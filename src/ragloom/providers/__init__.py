@@ -33,7 +33,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
 from ragloom._checks import Check
-from ragloom.config import EmbeddingsSettings, LLMSettings, RagConfig, load_config
+from ragloom.config import EmbeddingsSettings, LLMSettings, ModelSettings, RagConfig, load_config
 from ragloom.errors import ConfigError
 
 __all__ = [
@@ -94,7 +94,7 @@ class ModelUse(NamedTuple):
     """`chat` for the `llm` section, `embedding` for `embeddings`."""
     section: Literal["llm", "embeddings"]
     """The config section, for messages that name the setting to change."""
-    settings: LLMSettings | EmbeddingsSettings
+    settings: ModelSettings
     """The section's settings (model, base_url, headers, ...)."""
 
 
@@ -135,7 +135,7 @@ class ProviderHooks(Protocol):
         """The uses whose model the server lacks, each with where (e.g. the server URL)."""
         ...
 
-    def pull_model(self, model: str, settings: LLMSettings | EmbeddingsSettings, *,
+    def pull_model(self, model: str, settings: ModelSettings, *,
                    on_progress: Callable[[Any], None] | None = None) -> str:
         """Pull `model` to the server `settings` name; return where it was pulled.
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from ragloom._checks import Check, has_model
-from ragloom.config import EmbeddingsSettings, LLMSettings
+from ragloom.config import LLMSettings, ModelSettings
 from ragloom.errors import ProviderUnavailable
 from ragloom.providers import ModelUse, ProviderChecks
 from ragloom.providers._errors import ollama_url
@@ -183,7 +183,7 @@ def missing_models(uses: Sequence[ModelUse], *,
     return missing
 
 
-def pull(model: str, settings: LLMSettings | EmbeddingsSettings, *,
+def pull(model: str, settings: ModelSettings, *,
          on_progress: Callable[[Any], None] | None = None) -> str:
     """Pull `model` through `/api/pull` on the server `settings` names; return its URL."""
     from ragloom.providers.ollama import pull_model

@@ -32,7 +32,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_ollama import ChatOllama, OllamaEmbeddings
 
-from ragloom.config import EmbeddingsSettings, LLMSettings
+from ragloom.config import EmbeddingsSettings, LLMSettings, ModelSettings
 from ragloom.errors import ConfigError, ModelNotFound
 from ragloom.providers import ModelUse, ProviderChecks, _ollama_checks
 from ragloom.providers._errors import ollama_url, translated, translated_aiter, translated_iter
@@ -370,7 +370,7 @@ class OllamaProvider:
         """The uses whose model `/api/tags` does not list, with the server URL."""
         return _ollama_checks.missing_models(uses, timeout_s=timeout_s)
 
-    def pull_model(self, model: str, settings: LLMSettings | EmbeddingsSettings, *,
+    def pull_model(self, model: str, settings: ModelSettings, *,
                    on_progress: Callable[[Any], None] | None = None) -> str:
         """Pull through `/api/pull`; return the server URL."""
         return _ollama_checks.pull(model, settings, on_progress=on_progress)
