@@ -1,7 +1,7 @@
 """Private helpers of `ragloom.ingestion`: files in, chunks out; what Qdrant holds.
 
 Find, load and split files (`ragloom._sources` names them); read and change the
-collection's points (`Ledger`); run a pipeline's tasks together (`all_or_nothing`).
+collection's points (`Ledger`).
 
 Every loader takes the file's bytes (read once, hashed once) and returns sections:
 `(text, metadata)` pairs, one per PDF page, one per Markdown header section, one for
@@ -19,7 +19,7 @@ import os
 import re
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple, TypeVar
 
@@ -28,7 +28,7 @@ from qdrant_client import QdrantClient, models
 
 __all__ = [
     "CHUNK_NAMESPACE", "INGEST_KEY", "MAX_LABEL", "MISSING", "Chunk", "EmptyFile", "Ledger",
-    "LoadError", "Splitter", "all_or_nothing", "chunk_id", "discover", "glob_regex",
+    "LoadError", "Splitter", "chunk_id", "discover", "glob_regex",
     "is_embedded", "is_under", "load_sections", "read_file",
 ]
 
@@ -312,21 +312,6 @@ class Splitter:
             for text in self._splitter.split_text(section)
             if text.strip()
         ]
-
-
-async def all_or_nothing(*coros: Coroutine[Any, Any, None]) -> None:
-    """Run the coroutines together; the first error (or a cancellation) stops them all."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in done:
-            error = None if task.cancelled() else task.exception()
-            if error is not None:
-                raise error
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def is_embedded(client: QdrantClient) -> bool:

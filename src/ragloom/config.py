@@ -44,6 +44,7 @@ __all__ = [
     "RagConfig",
     "RetrievalSettings",
     "load_config",
+    "ollama_url",
 ]
 
 ENV_PREFIX = "RAGLOOM_"
@@ -329,3 +330,18 @@ def _explain(exc: ValidationError, path: Path | None) -> str:
             lines.append(f"  {key}: {error['msg']} (got {error.get('input')!r}){where}")
     source = f" in {str(path)!r} or the environment" if path else ""
     return f"invalid ragloom configuration{source}:\n" + "\n".join(lines)
+
+
+def ollama_url(base_url: str | None) -> str:
+    """The Ollama server in force: `base_url`, else `OLLAMA_HOST`, else the default.
+
+    Lives with the config because it resolves a setting's default (`llm.base_url`,
+    `embeddings.base_url`), like the other sources read here.
+
+    Example:
+        >>> ollama_url("http://gpu:11434")
+        'http://gpu:11434'
+
+    """
+    url = base_url or os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
+    return url if "://" in url else f"http://{url}"

@@ -62,10 +62,10 @@ from langchain_core.embeddings import Embeddings
 from langchain_qdrant import RetrievalMode, SparseEmbeddings
 from qdrant_client import QdrantClient, models
 
+from ragloom._bm25 import BM25SparseEmbeddings
 from ragloom._qdrant_store import RagloomVectorStore, point_id
 from ragloom.config import QdrantSettings, RagConfig, load_config
 from ragloom.errors import CollectionMismatch, StoreLocked
-from ragloom.providers.bm25 import BM25SparseEmbeddings
 
 __all__ = [
     "RECORD_KEY",

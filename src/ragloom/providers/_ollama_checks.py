@@ -20,10 +20,9 @@ from typing import Any
 import httpx
 
 from ragloom._checks import Check, has_model
-from ragloom.config import LLMSettings, ModelSettings
+from ragloom.config import LLMSettings, ModelSettings, ollama_url
 from ragloom.errors import ProviderUnavailable
 from ragloom.providers import ModelUse, ProviderChecks
-from ragloom.providers._errors import ollama_url
 
 __all__ = ["doctor_checks", "missing_model_hint", "missing_models", "pull"]
 

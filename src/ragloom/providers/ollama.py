@@ -32,10 +32,10 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_ollama import ChatOllama, OllamaEmbeddings
 
-from ragloom.config import EmbeddingsSettings, LLMSettings, ModelSettings
+from ragloom.config import EmbeddingsSettings, LLMSettings, ModelSettings, ollama_url
 from ragloom.errors import ConfigError, ModelNotFound
 from ragloom.providers import ModelUse, ProviderChecks, _ollama_checks
-from ragloom.providers._errors import ollama_url, translated, translated_aiter, translated_iter
+from ragloom.providers._errors import translated, translated_aiter, translated_iter
 from ragloom.providers._retry import AsyncRetryTransport, RetryTransport
 
 __all__ = ["OllamaProvider", "RagloomChatOllama", "RagloomOllamaEmbeddings", "apull_model",
