@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ragloom._redact import redact
+
 __all__ = ["SYMBOLS", "Check", "Status", "has_model"]
 
 Status = Literal["ok", "warn", "fail"]
@@ -37,6 +39,13 @@ class Check:
     """What was found."""
     fix: str | None = None
     """The command or setting that fixes a `warn` or `fail`."""
+
+    def __post_init__(self) -> None:
+        # A URL with a password (OLLAMA_HOST=http://user:pw@host) is shown masked.
+        for name in ("name", "detail", "fix"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, redact(value))
 
     @property
     def symbol(self) -> str:

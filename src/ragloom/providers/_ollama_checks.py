@@ -111,7 +111,7 @@ def doctor_checks(uses: Sequence[ModelUse], *, timeout_s: float) -> ProviderChec
         role, section, settings = use
         url = ollama_url(settings.base_url)
         if url not in servers:
-            server = servers[url] = _Ollama(url, dict(settings.headers), timeout_s)
+            server = servers[url] = _Ollama(url, settings.header_values(), timeout_s)
             try:
                 version = server.version()
             except httpx.HTTPError as exc:
@@ -167,7 +167,7 @@ def missing_models(uses: Sequence[ModelUse], *,
     missing: list[tuple[ModelUse, str]] = []
     for use in uses:
         url = ollama_url(use.settings.base_url)
-        server = _Ollama(url, dict(use.settings.headers), timeout_s)
+        server = _Ollama(url, use.settings.header_values(), timeout_s)
         try:
             tags = server.tags()
         except httpx.HTTPError as exc:
@@ -188,5 +188,6 @@ def pull(model: str, settings: ModelSettings, *,
     from ragloom.providers.ollama import pull_model
 
     url = ollama_url(settings.base_url)
-    pull_model(model, base_url=url, on_progress=on_progress, headers=settings.headers or None)
+    pull_model(model, base_url=url, on_progress=on_progress,
+               headers=settings.header_values() or None)
     return url

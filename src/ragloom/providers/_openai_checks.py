@@ -35,7 +35,7 @@ def _check_use(use: ModelUse, timeout_s: float) -> list[Check]:
     base = (settings.base_url or OPENAI_API).rstrip("/")
     key = (settings.api_key.get_secret_value() if settings.api_key
            else os.environ.get("OPENAI_API_KEY", "not-needed"))
-    headers = {"Authorization": f"Bearer {key}", **settings.headers}
+    headers = {"Authorization": f"Bearer {key}", **settings.header_values()}
     try:
         response = httpx.get(f"{base}/models", headers=headers, timeout=timeout_s)
     except httpx.HTTPError as exc:
