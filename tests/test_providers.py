@@ -137,3 +137,15 @@ def test_missing_model_error_carries_the_providers_hint(
     with pytest.raises(ModelNotFound, match=r"ask the checked cloud for m9 \(llm\)"):
         raise_translated(NotFound("model m9 not found"), provider="checked", model="m9",
                          base_url="https://checked.example", section="llm")
+
+
+def test_pull_with_a_provider_that_cannot_pull_says_so(fresh_registry: list[EntryPoint]) -> None:
+    from typer.testing import CliRunner
+
+    from ragloom.cli import app
+
+    fresh_registry.append(EntryPoint("echo", f"{__name__}:EchoProvider", "ragloom.providers"))
+    result = CliRunner().invoke(app, ["pull", "m1"], env={"RAGLOOM_LLM__PROVIDER": "echo"})
+    assert result.exit_code == 1
+    assert "the echo provider cannot pull models" in result.output
+    assert "Traceback" not in result.output
