@@ -18,7 +18,7 @@ Example:
     >>> from ragloom import RagConfig, build_embeddings
     >>> emb = build_embeddings(RagConfig(embeddings={"model": "all-minilm"}))
     >>> type(emb).__name__
-    'OllamaEmbeddings'
+    'RagloomOllamaEmbeddings'
 
 """
 
