@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -30,8 +30,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ragloom.config import RagConfig, load_config
 from ragloom.errors import RagloomError
+
+if TYPE_CHECKING:
+    from ragloom.config import RagConfig
 
 __all__ = ["app", "main"]
 
@@ -52,6 +54,13 @@ ConfigOption = Annotated[
 ]
 
 T = TypeVar("T")
+
+
+def load_config(path: Path | None = None, **overrides: Any) -> RagConfig:
+    """`ragloom.config.load_config`, imported when a command runs (keeps `--help` fast)."""
+    from ragloom.config import load_config as load
+
+    return load(path, **overrides)
 
 
 def _run(action: Callable[[], T]) -> T:
