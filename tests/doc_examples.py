@@ -66,6 +66,7 @@ class _Pages:
         self.base = Path(tempfile.mkdtemp(prefix="ragloom-doc-examples-"))
         self.folders: dict[Path, Path] = {}
         self.results: list[tuple[str, str, str]] = []  # (block, outcome, reason)
+        self.fences = 0  # python/bash/sh blocks in the pages, hidden ones included
 
     def folder(self, page: Path) -> Path:
         """The page's working folder, made fresh the first time: a copy of docs/."""
@@ -87,6 +88,7 @@ def pytest_collection_modifyitems(
     pages = sorted({item.path for item in items if _is_doc_block(item)})
     for page in pages:
         for line, language in _fences(page):
+            _pages.fences += language in RUNNABLE
             if language in UNSUPPORTED:
                 problems.append(f"{page.relative_to(ROOT)}:{line}: ```{language} is not run;"
                                 " write ```python or ```bash (or mark the block skipped)")
@@ -123,6 +125,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     if report.when == "call" or (report.when == "setup" and report.skipped):
         reason = ""
+        if hasattr(report, "wasxfail"):
+            _pages.results.append((report.nodeid, "xfailed", report.wasxfail))
+            return
         if report.skipped and isinstance(report.longrepr, tuple):
             reason = str(report.longrepr[2]).removeprefix("Skipped: ")
         _pages.results.append((report.nodeid, report.outcome, reason))
@@ -133,13 +138,18 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     write = terminalreporter.write_line
     terminalreporter.section("doc examples")
-    ran = [r for r in _pages.results if r[1] != "skipped"]
+    ran = [r for r in _pages.results if r[1] in ("passed", "failed")]
     for nodeid, outcome, _ in ran:
         write(f"  ran      {nodeid}  {outcome.upper()}")
+    for nodeid, _, reason in (r for r in _pages.results if r[1] == "xfailed"):
+        write(f"  xfail    {nodeid}  ({reason})")
     skipped = [r for r in _pages.results if r[1] == "skipped"]
     for nodeid, _, reason in skipped:
         write(f"  not run  {nodeid}  ({reason})")
     failed = sum(1 for r in ran if r[1] == "failed")
-    write(f"doc examples: {len(ran)} blocks run ({failed} failed), {len(skipped)} marked"
-          f" not runnable, in {len({r[0].split('::')[0] for r in _pages.results})} pages;"
+    xfailed = sum(1 for r in _pages.results if r[1] == "xfailed")
+    write(f"doc examples: {len(ran)} blocks run ({failed} failed, {xfailed} more expected to"
+          f" fail), {len(skipped)} marked not runnable, in {len({r[0].split('::')[0] for r in _pages.results})} pages;"
           f" working folders under {_pages.base}")
+    write(f"({_pages.fences} python/bash/sh fenced blocks in all, hidden checks included;"
+          " blocks joined by pytest-codeblocks:cont run as one)")
