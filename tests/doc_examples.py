@@ -148,8 +148,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         write(f"  not run  {nodeid}  ({reason})")
     failed = sum(1 for r in ran if r[1] == "failed")
     xfailed = sum(1 for r in _pages.results if r[1] == "xfailed")
+    pages = len({r[0].split("::")[0] for r in _pages.results})
     write(f"doc examples: {len(ran)} blocks run ({failed} failed, {xfailed} more expected to"
-          f" fail), {len(skipped)} marked not runnable, in {len({r[0].split('::')[0] for r in _pages.results})} pages;"
+          f" fail), {len(skipped)} marked not runnable, in {pages} pages;"
           f" working folders under {_pages.base}")
     write(f"({_pages.fences} python/bash/sh fenced blocks in all, hidden checks included;"
           " blocks joined by pytest-codeblocks:cont run as one)")
