@@ -60,7 +60,7 @@ def test_a_prompt_file_that_does_not_exist_is_reported_as_not_found(
         with pytest.raises(ConfigError, match="prompt template file not found") as info:
             build_prompt(template=template)
         assert "lacks" not in str(info.value)
-    with pytest.raises(ConfigError, match="prompt template file not found: 'missing.txt'"):
+    with pytest.raises(ConfigError, match=r"prompt template file not found: 'missing\.txt'"):
         build_prompt(RagConfig(prompt={"template": "missing.txt"}))
 
 

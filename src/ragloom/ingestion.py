@@ -335,9 +335,9 @@ class _Run:
             same = [k for k in stored if (k[0], k[2]) == (file_hash, self.splitter.signature)]
             job = _Job(source, ids, "updated" if len(same) < len(stored) else "added",
                        had_points=bool(stored))
-            # After an interrupted run, part of this very version may be stored already.
-            present = await self.ledger.existing(ids) if same else set()
             record = f"{file_hash} {len(chunks)} {self.splitter.signature} {source}"
+            # After an interrupted run, part of this very version may be stored already.
+            present = await self.ledger.existing(ids, record) if same else set()
             for index, (point, chunk) in enumerate(zip(ids, chunks, strict=True)):
                 if point in present:
                     continue
