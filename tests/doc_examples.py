@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Generator
 from pathlib import Path
@@ -55,6 +56,10 @@ def _fences(path: Path) -> list[tuple[int, str]]:
         closing = match.group(1)
         found.append((number, match.group(2).lower()))
     return found
+
+
+def _text(output: bytes | str | None) -> str:
+    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
 
 
 def _is_doc_block(item: pytest.Item) -> bool:
@@ -111,7 +116,14 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     previous = Path.cwd()
     os.chdir(_pages.folder(item.path))
     try:
-        yield
+        outcome = yield
+        error = outcome.exception
+        if isinstance(error, subprocess.CalledProcessError):
+            # pytest-codeblocks would report only the exit status: show what the shell said.
+            outcome.force_exception(RuntimeError(
+                f"{item.name}: the shell block exited with status {error.returncode}:\n"
+                f"```\n{error.cmd}```\nstdout:\n{_text(error.stdout)}\n"
+                f"stderr:\n{_text(error.stderr)}"))
     finally:
         if "ragloom.store" in __import__("sys").modules:
             from ragloom.store import close_clients

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -30,10 +30,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ragloom.config import RagConfig, load_config
 from ragloom.errors import RagloomError
-
-if TYPE_CHECKING:
-    from ragloom.config import RagConfig
 
 __all__ = ["app", "main"]
 
@@ -56,11 +54,13 @@ ConfigOption = Annotated[
 T = TypeVar("T")
 
 
-def load_config(path: Path | None = None, **overrides: Any) -> RagConfig:
-    """`ragloom.config.load_config`, imported when a command runs (keeps `--help` fast)."""
-    from ragloom.config import load_config as load
-
-    return load(path, **overrides)
+@app.callback()
+def _global_options(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Retrieval-augmented generation over your documents: Ollama or OpenAI, Qdrant."""
+    # `ragloom --config FILE COMMAND` works like `ragloom COMMAND --config FILE`: the file
+    # becomes the command's default for --config (given after the command, that one wins).
+    if config is not None and ctx.invoked_subcommand is not None:
+        ctx.default_map = {ctx.invoked_subcommand: {"config": str(config)}}
 
 
 def _run(action: Callable[[], T]) -> T:
