@@ -17,6 +17,13 @@ plugin adds what a reader's situation needs:
   silently ignore (```py, ```shell, ```console...) or a skip without a reason fails the run;
 - the log ends with the list of blocks run and their count.
 
+Why pytest-codeblocks (0.18, MIT, pure Python, depends on pytest only): it runs both
+Python and shell blocks (pytest-markdown-docs runs Python only), each block is a pytest
+item, so the log names every block and pytest's marks, reasons and xfail apply (mktestdocs
+leaves the parametrizing and skipping to hand-written code), its markers are HTML comments
+that the rendered site does not show, and its expected-output blocks check the error
+messages the docs quote.
+
 Run (needs the Ollama-API test server; see .ci/docs-and-notebooks):
     python -m pytest -p tests.doc_examples --codeblocks README.md docs/ -o addopts=""
 """
