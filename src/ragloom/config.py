@@ -185,6 +185,8 @@ class IngestSettings(_Section):
                                  "**/*.htm", "**/*.pdf"]
     )
     """Patterns of files picked up inside a folder."""
+    root: str | None = None
+    """Folder that stored sources are relative to; null: the folder holding the store."""
 
 
 class RagConfig(BaseSettings):
