@@ -52,6 +52,18 @@ def test_template_missing_or_unknown_variables_is_a_clear_error() -> None:
         build_prompt(template="{context} {question} {topic}")
 
 
+def test_a_prompt_file_that_does_not_exist_is_reported_as_not_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for template in ("prompts/answer.txt", Path("answer.txt"), "answer"):
+        with pytest.raises(ConfigError, match="prompt template file not found") as info:
+            build_prompt(template=template)
+        assert "lacks" not in str(info.value)
+    with pytest.raises(ConfigError, match=r"prompt template file not found: 'missing\.txt'"):
+        build_prompt(RagConfig(prompt={"template": "missing.txt"}))
+
+
 def test_condense_prompt_checks_its_variables() -> None:
     assert set(build_condense_prompt(RagConfig()).input_variables) == {"chat_history", "question"}
     with pytest.raises(ConfigError, match="chat_history"):

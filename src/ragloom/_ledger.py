@@ -145,13 +145,18 @@ class Ledger:
                     found.setdefault(source, {})[(file_hash, int(chunks), chunking)] = count
         return found
 
-    async def existing(self, ids: list[str]) -> set[str]:
-        """Those of `ids` that are stored."""
+    async def existing(self, ids: list[str], record: str) -> set[str]:
+        """Those of `ids` that are stored with `record` as their `INGEST_KEY`.
+
+        A chunk whose text and position did not change keeps its id from one version
+        of a file to the next; only the record says which version wrote the point.
+        """
         found: set[str] = set()
         for start in range(0, len(ids), PAGE):
             records = await self.call(self.client.retrieve, self.collection,
-                                      ids[start:start + PAGE], with_payload=False)
-            found.update(str(r.id) for r in records)
+                                      ids[start:start + PAGE], with_payload=[INGEST_KEY])
+            found.update(str(r.id) for r in records
+                         if (r.payload or {}).get(INGEST_KEY) == record)
         return found
 
     async def delete(self, flt: models.Filter) -> int:

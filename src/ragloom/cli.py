@@ -66,6 +66,15 @@ def load_config(path: Path | None = None, **overrides: Any) -> RagConfig:
     return load(path, **overrides)
 
 
+@app.callback()
+def _global_options(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Retrieval-augmented generation over your documents: Ollama or OpenAI, Qdrant."""
+    # `ragloom --config FILE COMMAND` works like `ragloom COMMAND --config FILE`: the file
+    # becomes the command's default for --config (given after the command, that one wins).
+    if config is not None and ctx.invoked_subcommand is not None:
+        ctx.default_map = {ctx.invoked_subcommand: {"config": str(config)}}
+
+
 def _run(action: Callable[[], T]) -> T:
     """Run `action`, turning ragloom's errors into a red line and exit code 1."""
     try:

@@ -368,11 +368,12 @@ class _Run:
             job = _Job(source, ids,
                        "updated" if len(same) < len(stored) or aliases else "added",
                        had_points=bool(stored) or bool(aliases), aliases=aliases)
-            # After an interrupted run, part of this very version may be stored already.
-            present = await self.ledger.existing(ids) if same else set()
+            record = f"{file_hash} {len(chunks)} {self.splitter.signature} {source}"
+            # After an interrupted run, part of this very version may be stored already
+            # (checked by record: a chunk that did not change keeps its id across versions).
+            present = await self.ledger.existing(ids, record) if same else set()
             moved = await self._former_vectors(file_hash, len(chunks), aliases)
             copies: list[models.PointStruct] = []
-            record = f"{file_hash} {len(chunks)} {self.splitter.signature} {source}"
             for index, (point, chunk) in enumerate(zip(ids, chunks, strict=True)):
                 if point in present:
                     continue

@@ -114,9 +114,14 @@ def format_context(documents: Sequence[Document]) -> str:
 
 
 def _read_template(template: str | Path) -> str:
-    if isinstance(template, Path) or (
-        "{" not in template and "\n" not in template and Path(template).is_file()
-    ):
+    # One line without braces cannot be a template (it needs {context} and {question}),
+    # so it names a file, and a missing file is reported as such.
+    if isinstance(template, Path) or ("{" not in template and "\n" not in template):
+        if not Path(template).is_file():
+            raise ConfigError(
+                f"prompt template file not found: {str(template)!r} (looked in"
+                f" {Path(template).resolve().parent}); pass an existing file, or the template"
+                " text itself with {context} and {question}")
         try:
             return Path(template).read_text(encoding="utf-8")
         except OSError as exc:
@@ -156,7 +161,8 @@ def build_prompt(
         A prompt taking `context`, `question` and optionally `chat_history` (messages).
 
     Raises:
-        ConfigError: The template misses a required variable or uses an unknown one.
+        ConfigError: The template misses a required variable or uses an unknown one,
+            or names a file that does not exist or cannot be read.
 
     Example:
         >>> p = build_prompt(template="Context:\\n{context}\\n\\nQ: {question}")
