@@ -66,7 +66,8 @@ class LLMSettings(_Section):
     model: str = "llama3.2"
     """Model name as the provider knows it (`llama3.2`, `gpt-4o-mini`, ...)."""
     base_url: str | None = None
-    """Server URL. Ollama: `OLLAMA_HOST` or http://127.0.0.1:11434; OpenAI: the API's own."""
+    """Server URL. Ollama: `OLLAMA_HOST` or http://127.0.0.1:11434; OpenAI: the API's own.
+    Several servers, comma-separated, share the calls (a dead one is skipped)."""
     api_key: SecretStr | None = None
     """API key. `openai` falls back to `OPENAI_API_KEY`; never logged or recorded."""
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
@@ -81,6 +82,9 @@ class LLMSettings(_Section):
     """Request timeout in seconds; covers a cold model load."""
     max_retries: int = Field(2, ge=0)
     """Retries for transient failures (connection reset, 5xx, 429)."""
+    max_concurrency: int = Field(1, ge=1)
+    """Requests in flight to one server from this process (Ollama's OLLAMA_NUM_PARALLEL,
+    1 by default); the others wait their turn, which `timeout_s` does not count."""
     auto_pull: bool = False
     """Ollama only: pull the model when the server says it is missing."""
     extra: dict[str, Any] = Field(default_factory=dict)
@@ -95,7 +99,7 @@ class EmbeddingsSettings(_Section):
     model: str = "nomic-embed-text"
     """Embedding model name as the provider knows it."""
     base_url: str | None = None
-    """Server URL; same defaults as `llm.base_url`."""
+    """Server URL (or several, comma-separated); same defaults as `llm.base_url`."""
     api_key: SecretStr | None = None
     """API key. `openai` falls back to `OPENAI_API_KEY`; never logged or recorded."""
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
@@ -106,8 +110,12 @@ class EmbeddingsSettings(_Section):
     """Request timeout in seconds; covers a cold model load."""
     batch_size: int = Field(64, ge=1)
     """Texts per embedding request."""
-    max_concurrency: int = Field(4, ge=1)
-    """Embedding requests in flight at once during ingestion."""
+    max_concurrency: int = Field(1, ge=1)
+    """Requests in flight to one server from this process (Ollama's OLLAMA_NUM_PARALLEL,
+    1 by default); the others wait their turn, which `timeout_s` does not count."""
+    too_long: Literal["split", "fail"] = "split"
+    """Ollama: a text longer than the model's context is embedded in pieces whose vectors
+    are averaged (`split`), or is an error naming it (`fail`); never cut silently."""
     max_retries: int = Field(2, ge=0)
     """Retries for transient failures (connection reset, 5xx, 429)."""
     auto_pull: bool = False

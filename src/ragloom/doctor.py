@@ -32,6 +32,7 @@ import httpx
 from ragloom.config import EmbeddingsSettings, LLMSettings, RagConfig, load_config
 from ragloom.errors import RagloomError
 from ragloom.providers._errors import ollama_url
+from ragloom.providers.ollama import check_ollama_version
 from ragloom.store import RECORD_KEY, get_client
 
 __all__ = ["Check", "DoctorReport", "missing_models", "run_doctor"]
@@ -171,6 +172,7 @@ def _check_ollama(cfg: RagConfig, timeout_s: float) -> tuple[list[Check], int | 
                 continue
             reachable[url] = True
             checks.append(Check(f"ollama reachable at {url}", "ok", f"Ollama {version}"))
+            checks.append(Check(f"ollama version at {url}", *check_ollama_version(version)))
         if not reachable[url]:
             continue
         server = servers[url]

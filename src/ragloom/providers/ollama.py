@@ -21,21 +21,35 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 import ollama
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_ollama import ChatOllama, OllamaEmbeddings
+from pydantic import PrivateAttr
 
 from ragloom.config import EmbeddingsSettings, LLMSettings
-from ragloom.errors import ConfigError, ModelNotFound
+from ragloom.errors import ConfigError, IngestError, ModelNotFound
 from ragloom.providers._errors import ollama_url, translated, translated_aiter, translated_iter
+from ragloom.providers._ollama_api import (
+    MIN_OLLAMA_VERSION,
+    ModelFacts,
+    amodel_facts,
+    model_facts,
+    version_tuple,
+)
 from ragloom.providers._retry import AsyncRetryTransport, RetryTransport
+from ragloom.providers._servers import (
+    AsyncServerTransport,
+    ServerTransport,
+    parse_urls,
+    server_pool,
+)
 
-__all__ = ["OllamaProvider", "RagloomChatOllama", "RagloomOllamaEmbeddings", "apull_model",
-           "pull_model"]
+__all__ = ["MIN_OLLAMA_VERSION", "OllamaProvider", "RagloomChatOllama",
+           "RagloomOllamaEmbeddings", "apull_model", "check_ollama_version", "pull_model"]
 
 log = logging.getLogger("ragloom.ollama")
 T = TypeVar("T")
@@ -60,6 +74,25 @@ def keep_alive_seconds(value: str | int | None) -> int | None:
     return int(float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
+def check_ollama_version(version: str | None) -> tuple[Literal["ok", "warn", "fail"], str,
+                                                       str | None]:
+    """Judge a server's `/api/version`: (status, what was found, the fix or None).
+
+    Example:
+        >>> check_ollama_version("0.1.30")[0], check_ollama_version("0.33.0")[0]
+        ('fail', 'ok')
+
+    """
+    if not version or not version[0].isdigit():
+        return ("warn", f"the server reports no usable version ({version!r})",
+                f"make sure it is Ollama {MIN_OLLAMA_VERSION} or newer")
+    if version_tuple(version) < version_tuple(MIN_OLLAMA_VERSION):
+        return ("fail", f"Ollama {version} is older than {MIN_OLLAMA_VERSION}, the oldest"
+                        " ragloom works with (no /api/embed)",
+                "upgrade Ollama: https://ollama.com/download")
+    return "ok", f"Ollama {version} (ragloom needs {MIN_OLLAMA_VERSION} or newer)", None
+
+
 def _client_kwargs(timeout_s: float, headers: dict[str, str]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"timeout": timeout_s}
     if headers:
@@ -67,10 +100,22 @@ def _client_kwargs(timeout_s: float, headers: dict[str, str]) -> dict[str, Any]:
     return kwargs
 
 
-def _retry_kwargs(max_retries: int) -> dict[str, Any]:
-    """`sync_client_kwargs` / `async_client_kwargs` carrying the retrying transports."""
-    return {"sync_client_kwargs": {"transport": RetryTransport(max_retries=max_retries)},
-            "async_client_kwargs": {"transport": AsyncRetryTransport(max_retries=max_retries)}}
+def _transport_kwargs(settings: LLMSettings | EmbeddingsSettings) -> dict[str, Any]:
+    """`base_url` and the client kwargs carrying the transports.
+
+    Retries outside, then the per-server queue (each attempt waits for its own turn),
+    spread over the servers `base_url` names.
+    """
+    servers = server_pool("ollama", parse_urls(settings.base_url) or [ollama_url(None)],
+                          settings.max_concurrency)
+    retries = settings.max_retries
+    return {
+        "base_url": servers[0].url,
+        "sync_client_kwargs": {"transport": RetryTransport(
+            ServerTransport(servers), max_retries=retries)},
+        "async_client_kwargs": {"transport": AsyncRetryTransport(
+            AsyncServerTransport(servers), max_retries=retries)},
+    }
 
 
 def _pull_failed(model: str, url: str, error: object) -> ModelNotFound:
@@ -281,8 +326,48 @@ class RagloomChatOllama(_AutoPull, ChatOllama):
             yield chunk
 
 
+def _is_too_long(exc: ollama.ResponseError) -> bool:
+    text = str(exc.error).lower()
+    return exc.status_code == 400 and "exceeds" in text and "context length" in text
+
+
+def _halves(text: str) -> list[str]:
+    """Two pieces of `text`, cut at the whitespace nearest the middle."""
+    middle = len(text) // 2
+    left, right = text.rfind(" ", 0, middle), text.find(" ", middle)
+    candidates = [i for i in (left, right) if i > 0]
+    cut = min(candidates, key=lambda i: abs(i - middle)) if candidates else middle
+    return [text[:cut], text[cut:]]
+
+
+def _pieces(text: str, max_chars: int) -> list[str]:
+    if len(text) <= max_chars:
+        return [text]
+    return [piece for half in _halves(text) for piece in _pieces(half, max_chars)]
+
+
+def _mean(vectors: list[list[float]], weights: list[int]) -> list[float]:
+    """The weighted mean of the pieces' vectors, scaled back to unit length."""
+    total = float(sum(weights)) or 1.0
+    mean = [sum(w * v[i] for v, w in zip(vectors, weights, strict=True)) / total
+            for i in range(len(vectors[0]))]
+    norm = sum(x * x for x in mean) ** 0.5 or 1.0
+    return [x / norm for x in mean]
+
+
+_CHARS_PER_TOKEN = 4
+"""A text this many characters per context token is surely too long (English runs at ~4)."""
+
+
 class RagloomOllamaEmbeddings(_AutoPull, OllamaEmbeddings):
     """`OllamaEmbeddings` whose errors are ragloom's, each naming the fix.
+
+    Texts longer than the model's context never reach the server's silent truncation
+    (`truncate: false` is sent): with `too_long="split"` such a text is embedded in pieces
+    whose vectors are averaged (obviously long texts are split before sending, judged by
+    the context length `/api/show` reports; others when the server refuses them), with
+    `too_long="fail"` it is an `IngestError` naming the text and the setting to change.
+    A chat-only model is refused with a `ConfigError` (Ollama would embed with it).
 
     Example:
         >>> RagloomOllamaEmbeddings(model="all-minilm").model
@@ -292,16 +377,131 @@ class RagloomOllamaEmbeddings(_AutoPull, OllamaEmbeddings):
 
     auto_pull: bool = False
     """Pull the model through `/api/pull` when the server says it is missing, then retry once."""
+    request_keep_alive: str | int | None = None
+    """`keep_alive` as configured, sent as is (the same JSON type the chat model sends)."""
+    too_long: Literal["split", "fail"] = "split"
+    """What to do with a text longer than the model's context."""
+    _facts: ModelFacts | None = PrivateAttr(default=None)
 
     def _context(self) -> dict[str, Any]:
         return {"provider": "ollama", "model": self.model, "base_url": self.base_url,
                 "section": "embeddings"}
 
+    def _show_kwargs(self) -> dict[str, Any]:
+        kwargs = self.client_kwargs or {}
+        return {"headers": kwargs.get("headers"), "timeout_s": kwargs.get("timeout", 10.0)}
+
+    def _learned(self, facts: ModelFacts | None) -> None:
+        if facts is None:
+            return
+        self._facts = facts
+        if facts.is_chat_only:
+            raise ConfigError(
+                f"model {self.model!r} at {ollama_url(self.base_url)} is a chat model, not an"
+                f" embedding model ({', '.join(facts.capabilities or ())}): set"
+                " embeddings.model (RAGLOOM_EMBEDDINGS__MODEL) to an embedding model such as"
+                f" nomic-embed-text; {self.model!r} belongs in llm.model"
+            )
+
+    def _max_chars(self) -> int | None:
+        context = self._facts.context_length if self._facts else None
+        return context * _CHARS_PER_TOKEN if context else None
+
+    def _too_long_error(self, text: str) -> IngestError:
+        context = self._facts.context_length if self._facts else None
+        limit = f"context of {context} tokens" if context else "context"
+        return IngestError(
+            f"a text of {len(text)} characters starting {text[:60]!r} is longer than"
+            f" {self.model!r}'s {limit} at {ollama_url(self.base_url)}: lower"
+            " ingest.chunk_size (RAGLOOM_INGEST__CHUNK_SIZE) so that chunks fit, or set"
+            " embeddings.too_long: split (RAGLOOM_EMBEDDINGS__TOO_LONG=split) to embed such"
+            " a text in pieces whose vectors are averaged"
+        )
+
+    def _plan(self, texts: list[str]) -> list[list[str]]:
+        """Each text as the pieces to send (one piece unless obviously too long)."""
+        max_chars = self._max_chars()
+        if max_chars is None:
+            return [[t] for t in texts]
+        plan = []
+        for text in texts:
+            if len(text) > max_chars and self.too_long == "fail":
+                raise self._too_long_error(text)
+            plan.append(_pieces(text, max_chars))
+        return plan
+
+    def _send(self, texts: list[str]) -> list[list[float]]:
+        assert self._client is not None  # built by OllamaEmbeddings' validator
+        response = self._client.embed(self.model, texts, truncate=False,
+                                      dimensions=self.dimensions,
+                                      options=self._default_params,
+                                      keep_alive=self.request_keep_alive)
+        return [list(v) for v in response["embeddings"]]
+
+    async def _asend(self, texts: list[str]) -> list[list[float]]:
+        assert self._async_client is not None
+        response = await self._async_client.embed(self.model, texts, truncate=False,
+                                                  dimensions=self.dimensions,
+                                                  options=self._default_params,
+                                                  keep_alive=self.request_keep_alive)
+        return [list(v) for v in response["embeddings"]]
+
+    def _refused(self, texts: list[str], exc: ollama.ResponseError) -> list[str] | None:
+        """The halves to try after a refusal of one text, or None if it is not that."""
+        if not _is_too_long(exc) or len(texts) > 1:
+            return None
+        if self.too_long == "fail" or len(texts[0]) < 2:
+            raise self._too_long_error(texts[0]) from exc
+        return _halves(texts[0])
+
+    def _embed_fitting(self, texts: list[str]) -> list[list[float]]:
+        """Embed, bisecting a refused batch until the too-long text is found and split."""
+        try:
+            return self._send(texts)
+        except ollama.ResponseError as exc:
+            if not _is_too_long(exc):
+                raise
+            halves = self._refused(texts, exc)
+            if halves is None:
+                middle = len(texts) // 2
+                return self._embed_fitting(texts[:middle]) + self._embed_fitting(
+                    texts[middle:])
+            return [_mean(self._embed_fitting(halves), [len(h) for h in halves])]
+
+    async def _aembed_fitting(self, texts: list[str]) -> list[list[float]]:
+        try:
+            return await self._asend(texts)
+        except ollama.ResponseError as exc:
+            if not _is_too_long(exc):
+                raise
+            halves = self._refused(texts, exc)
+            if halves is None:
+                middle = len(texts) // 2
+                return (await self._aembed_fitting(texts[:middle])
+                        + await self._aembed_fitting(texts[middle:]))
+            return [_mean(await self._aembed_fitting(halves), [len(h) for h in halves])]
+
+    @staticmethod
+    def _joined(plan: list[list[str]], vectors: list[list[float]]) -> list[list[float]]:
+        out, at = [], 0
+        for pieces in plan:
+            part = vectors[at:at + len(pieces)]
+            at += len(pieces)
+            out.append(part[0] if len(part) == 1 else _mean(part, [len(p) for p in pieces]))
+        return out
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed texts in one `/api/embed` request."""
+        """Embed texts in one `/api/embed` request (more if some are too long)."""
         def call() -> list[list[float]]:
             with translated(**self._context()):
-                return super(RagloomOllamaEmbeddings, self).embed_documents(texts)
+                if self._facts is None:
+                    self._learned(model_facts(ollama_url(self.base_url), self.model,
+                                              **self._show_kwargs()))
+                if not texts:
+                    return []
+                plan = self._plan(texts)
+                return self._joined(plan, self._embed_fitting(
+                    [p for pieces in plan for p in pieces]))
 
         return self._pulled_then(call)
 
@@ -309,7 +509,14 @@ class RagloomOllamaEmbeddings(_AutoPull, OllamaEmbeddings):
         """Embed texts in one `/api/embed` request, asynchronously."""
         async def call() -> list[list[float]]:
             with translated(**self._context()):
-                return await super(RagloomOllamaEmbeddings, self).aembed_documents(texts)
+                if self._facts is None:
+                    self._learned(await amodel_facts(ollama_url(self.base_url), self.model,
+                                                     **self._show_kwargs()))
+                if not texts:
+                    return []
+                plan = self._plan(texts)
+                return self._joined(plan, await self._aembed_fitting(
+                    [p for pieces in plan for p in pieces]))
 
         return await self._apulled_then(call)
 
@@ -319,8 +526,8 @@ class OllamaProvider:
 
     Example:
         >>> from ragloom.config import EmbeddingsSettings
-        >>> OllamaProvider().embeddings(EmbeddingsSettings(model="all-minilm")).keep_alive
-        1800
+        >>> OllamaProvider().embeddings(EmbeddingsSettings(model="all-minilm")).request_keep_alive
+        '30m'
 
     """
 
@@ -329,26 +536,28 @@ class OllamaProvider:
     def chat_model(self, settings: LLMSettings) -> RagloomChatOllama:
         """Build the chat model; num_ctx, keep_alive, temperature and timeout reach Ollama."""
         extra = dict(settings.extra)
+        keep_alive_seconds(settings.keep_alive)  # a malformed duration is a ConfigError
         return RagloomChatOllama(
             model=settings.model,
-            base_url=settings.base_url,
             temperature=settings.temperature,
             num_ctx=settings.num_ctx,
             keep_alive=settings.keep_alive,
             client_kwargs=_client_kwargs(settings.timeout_s, settings.headers),
             auto_pull=settings.auto_pull,
-            **_retry_kwargs(settings.max_retries),
+            **_transport_kwargs(settings),
             **extra,
         )
 
     def embeddings(self, settings: EmbeddingsSettings) -> RagloomOllamaEmbeddings:
         """Build the embeddings model; one `/api/embed` request per batch."""
+        keep_alive_seconds(settings.keep_alive)  # a malformed duration is a ConfigError
         return RagloomOllamaEmbeddings(
             model=settings.model,
-            base_url=settings.base_url,
-            keep_alive=keep_alive_seconds(settings.keep_alive),
+            # Sent as given, like the chat model does: one value, one JSON type for both.
+            request_keep_alive=settings.keep_alive,
             client_kwargs=_client_kwargs(settings.timeout_s, settings.headers),
             auto_pull=settings.auto_pull,
-            **_retry_kwargs(settings.max_retries),
+            too_long=settings.too_long,
+            **_transport_kwargs(settings),
             **settings.extra,
         )
