@@ -7,13 +7,9 @@ slowly, as an Ollama with OLLAMA_NUM_PARALLEL=1 on a CPU does (TCP allowed for 1
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
@@ -21,68 +17,9 @@ import pytest
 from ragloom import ProviderTimeout, RagConfig
 from ragloom.providers import build_chat_model, build_embeddings
 from ragloom.providers._servers import ServerQueue, server_pool
+from tests.loopback_servers import SECONDS_PER_REQUEST, one_at_a_time_server
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
-
-SECONDS_PER_REQUEST = 0.15
-
-
-class _OneAtATime(BaseHTTPRequestHandler):
-    """Ollama's /api/embed and /api/chat, slowly; HTTPServer serves one request at a time."""
-
-    protocol_version = "HTTP/1.1"
-    served: list[str]
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        time.sleep(SECONDS_PER_REQUEST)
-        self.server.served.append(self.path)  # type: ignore[attr-defined]
-        if self.path == "/api/show":
-            self._send({"model_info": {"bert.context_length": 256},
-                        "capabilities": ["embedding"]}, "application/json")
-        elif self.path == "/api/embed":
-            self._send({"model": body["model"], "embeddings": [[0.6, 0.8]] * len(body["input"])},
-                       "application/json")
-        else:
-            lines = [{"model": body["model"], "created_at": "2026-01-01T00:00:00Z",
-                      "message": {"role": "assistant", "content": "ok"}, "done": False},
-                     {"model": body["model"], "created_at": "2026-01-01T00:00:00Z",
-                      "message": {"role": "assistant", "content": ""}, "done": True,
-                      "done_reason": "stop"}]
-            self._send(lines, "application/x-ndjson")
-
-    def _send(self, payload: Any, content_type: str) -> None:
-        if isinstance(payload, list):
-            data = b"".join(json.dumps(item).encode() + b"\n" for item in payload)
-        else:
-            data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        # One connection per request: a kept-alive one would hold this one-request server.
-        self.send_header("Connection", "close")
-        self.close_connection = True
-        self.end_headers()
-        self.wfile.write(data)
-
-
-@contextmanager
-def one_at_a_time_server() -> Iterator[tuple[str, list[str]]]:
-    server = HTTPServer(("127.0.0.1", 0), _OneAtATime)
-    server.served = []  # type: ignore[attr-defined]
-    # A listen backlog so that requests beyond the one in progress wait in the kernel,
-    # exactly like requests waiting in Ollama's queue: their time counts for the client.
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", server.served  # type: ignore[attr-defined]
-    finally:
-        server.shutdown()
-        server.server_close()
-
 
 def test_queue_is_first_come_first_served_across_threads() -> None:
     queue = ServerQueue(limit=1)

@@ -260,17 +260,20 @@ class _Router:
         down = sorted((s for s in rotated if not s.up), key=lambda s: s.down_until)
         return up + down
 
-    def aim(self, request: Any, server: Server) -> None:
-        if server.url == str(self.primary).rstrip("/"):
+    def relative(self, request: Any) -> str:
+        """The request's path below the first server's base URL (e.g. `/api/embed`)."""
+        base_path = self.primary.path.rstrip("/")
+        path = str(request.url.path)
+        return path[len(base_path):] if base_path and path.startswith(base_path) else path
+
+    def aim(self, request: Any, server: Server, relative: str) -> None:
+        """Point `request` at `server` (a no-op for a single server)."""
+        if len(self.servers) == 1:
             return
         target = httpx.URL(server.url)
-        base_path = self.primary.path.rstrip("/")
-        path = request.url.path
-        if base_path and path.startswith(base_path):
-            path = path[len(base_path):]
         request.url = request.url.copy_with(
             scheme=target.scheme, host=target.host, port=target.port,
-            path=target.path.rstrip("/") + path)
+            path=target.path.rstrip("/") + relative)
         request.headers["Host"] = request.url.netloc.decode("ascii")
 
 
@@ -368,8 +371,9 @@ class ServerTransport(httpx.BaseTransport):
         """Send `request` to the first server that answers, in its turn."""
         releasing, _, _, unanswered = _stream_classes(self.http)
         candidates = self.router.candidates()
+        relative = self.router.relative(request)
         for n, server in enumerate(candidates):
-            self.router.aim(request, server)
+            self.router.aim(request, server, relative)
             server.queue.acquire()
             try:
                 response = self.inner.handle_request(request)
@@ -411,8 +415,9 @@ class AsyncServerTransport(httpx.AsyncBaseTransport):
         """Send `request` to the first server that answers, in its turn."""
         _, releasing, _, unanswered = _stream_classes(self.http)
         candidates = self.router.candidates()
+        relative = self.router.relative(request)
         for n, server in enumerate(candidates):
-            self.router.aim(request, server)
+            self.router.aim(request, server, relative)
             await server.queue.aacquire()
             try:
                 response = await self.inner.handle_async_request(request)

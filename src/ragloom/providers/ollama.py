@@ -18,8 +18,10 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Literal, TypeVar, cast
 
@@ -382,6 +384,7 @@ class RagloomOllamaEmbeddings(_AutoPull, OllamaEmbeddings):
     too_long: Literal["split", "fail"] = "split"
     """What to do with a text longer than the model's context."""
     _facts: ModelFacts | None = PrivateAttr(default=None)
+    _facts_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def _context(self) -> dict[str, Any]:
         return {"provider": "ollama", "model": self.model, "base_url": self.base_url,
@@ -402,6 +405,18 @@ class RagloomOllamaEmbeddings(_AutoPull, OllamaEmbeddings):
                 " embeddings.model (RAGLOOM_EMBEDDINGS__MODEL) to an embedding model such as"
                 f" nomic-embed-text; {self.model!r} belongs in llm.model"
             )
+
+    async def _alearn(self) -> None:
+        # One /api/show however many calls start at once; the others wait for its answer
+        # without blocking the event loop (a threading lock: the model may serve many loops).
+        while not self._facts_lock.acquire(blocking=False):
+            await asyncio.sleep(0.005)
+        try:
+            if self._facts is None:
+                self._learned(await amodel_facts(ollama_url(self.base_url), self.model,
+                                                 **self._show_kwargs()))
+        finally:
+            self._facts_lock.release()
 
     def _max_chars(self) -> int | None:
         context = self._facts.context_length if self._facts else None
@@ -495,8 +510,10 @@ class RagloomOllamaEmbeddings(_AutoPull, OllamaEmbeddings):
         def call() -> list[list[float]]:
             with translated(**self._context()):
                 if self._facts is None:
-                    self._learned(model_facts(ollama_url(self.base_url), self.model,
-                                              **self._show_kwargs()))
+                    with self._facts_lock:  # one /api/show, however many threads start
+                        if self._facts is None:
+                            self._learned(model_facts(ollama_url(self.base_url), self.model,
+                                                      **self._show_kwargs()))
                 if not texts:
                     return []
                 plan = self._plan(texts)
@@ -510,8 +527,7 @@ class RagloomOllamaEmbeddings(_AutoPull, OllamaEmbeddings):
         async def call() -> list[list[float]]:
             with translated(**self._context()):
                 if self._facts is None:
-                    self._learned(await amodel_facts(ollama_url(self.base_url), self.model,
-                                                     **self._show_kwargs()))
+                    await self._alearn()
                 if not texts:
                     return []
                 plan = self._plan(texts)
