@@ -1,7 +1,8 @@
 """`python -m tests.ollama_server [--port 11434] [--parallel 1] [--latency-ms 0] ...` (repo root).
 
-On exit (Ctrl-C or SIGTERM) it prints one JSON line with what it measured:
-`{"busy_s": ..., "requests": ..., "max_active": ...}`.
+On exit (Ctrl-C or SIGTERM), and on SIGUSR1 while it runs, it prints one JSON line with
+what it measured so far: `{"busy_s": ..., "requests": ..., "max_active": ...}` (busy: the
+wall time during which at least one model request was running).
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from .wire import OLLAMA_VERSION
 
 def _stop(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def _stats(server: OllamaTestServer) -> str:
+    scheduler = server.core.scheduler
+    return json.dumps({"busy_s": round(scheduler.busy_s, 4), "requests": scheduler.requests,
+                       "max_active": scheduler.max_active})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     server = OllamaTestServer(host=args.host, port=args.port, log_level=args.log_level,
                               behaviour=behaviour)
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGUSR1, lambda signum, frame: print(_stats(server), flush=True))
     server.start()
     print(f"Ollama test server listening on {server.url}", flush=True)
     try:
@@ -51,10 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        scheduler = server.core.scheduler
         server.stop()
-        print(json.dumps({"busy_s": round(scheduler.busy_s, 4), "requests": scheduler.requests,
-                          "max_active": scheduler.max_active}), flush=True)
+        print(_stats(server), flush=True)
         sys.stdout.flush()
 
 

@@ -2,6 +2,7 @@
 
     with server_process(parallel=1, latency_ms=75) as server:
         server.url
+        server.snapshot()        # {"busy_s": ..., ...} so far
         server.kill()            # SIGKILL, as a crashed pod
     server.stats                 # {"busy_s": ..., "requests": ..., "max_active": ...}
 
@@ -41,6 +42,12 @@ class ServerProcess:
             raise RuntimeError(f"the test server did not start: {line!r}")
         self.url = line.rsplit(" ", 1)[-1].strip()
         self.stats: dict[str, Any] | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the server measured so far (SIGUSR1 makes it print a line)."""
+        assert self.proc.stdout is not None
+        self.proc.send_signal(signal.SIGUSR1)
+        return dict(json.loads(self.proc.stdout.readline()))
 
     def kill(self) -> None:
         """SIGKILL: connections drop, nothing is flushed."""
