@@ -28,23 +28,24 @@ def old() -> Iterator[str]:
 def test_version_is_selectable_and_old_servers_lack_embed_routes(old: str) -> None:
     assert httpx.get(f"{old}/api/version").json() == {"version": "0.1.30"}
     for path in ("/api/embed", "/v1/embeddings"):
-        response = httpx.post(f"{old}{path}", json={"model": EMBED, "input": ["x"]})
+        response = httpx.post(f"{old}{path}", json={"model": EMBED, "input": ["x"]},
+                              timeout=120)
         assert response.status_code == 404
         assert response.text == "404 page not found"  # gin's plain text, not JSON
         assert response.headers["content-type"].startswith("text/plain")
     # the legacy route still answers
-    assert httpx.post(f"{old}/api/embeddings", json={"model": EMBED, "prompt": "x"}).json()[
-        "embedding"]
+    assert httpx.post(f"{old}/api/embeddings", json={"model": EMBED, "prompt": "x"},
+                      timeout=120).json()["embedding"]
 
 
 def test_embed_with_an_input_beyond_the_context_by_version() -> None:
     body = {"model": EMBED, "input": [LONG]}
     with running_server(behaviour=Behaviour(version="0.20.0")) as strict, \
             running_server(behaviour=Behaviour(version="0.33.0")) as lenient:
-        refused = httpx.post(f"{strict.url}/api/embed", json=body)
-        cut = httpx.post(f"{lenient.url}/api/embed", json=body)
+        refused = httpx.post(f"{strict.url}/api/embed", json=body, timeout=120)
+        cut = httpx.post(f"{lenient.url}/api/embed", json=body, timeout=120)
         refused_explicitly = httpx.post(f"{lenient.url}/api/embed",
-                                        json={**body, "truncate": False})
+                                        json={**body, "truncate": False}, timeout=120)
     assert refused.status_code == 400
     assert refused.json() == {"error": "the input length exceeds the context length"}
     assert cut.status_code == 200 and cut.json()["prompt_eval_count"] == 256  # cut silently
