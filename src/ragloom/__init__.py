@@ -11,8 +11,10 @@ from ragloom.chains import RagInput, RagOutput, build_rag_chain
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import (
     CollectionMismatch,
+    CollectionNotFound,
     ConfigError,
     IngestError,
+    InvalidInput,
     ModelNotFound,
     ProviderTimeout,
     ProviderUnavailable,
@@ -31,16 +33,18 @@ from ragloom.providers import (
     register_provider,
 )
 from ragloom.retrievers import MultiQueryRetriever, RagloomRetriever, build_retriever
-from ragloom.store import build_vector_store, close_clients, get_client
+from ragloom.store import build_vector_store, close_clients, copy_collection, get_client
 
 __all__ = [
     "CollectionMismatch",
+    "CollectionNotFound",
     "ConfigError",
     "EvalResult",
     "FailedFile",
     "IngestError",
     "IngestProgress",
     "IngestReport",
+    "InvalidInput",
     "ModelNotFound",
     "MultiQueryRetriever",
     "Provider",
@@ -62,6 +66,7 @@ __all__ = [
     "build_retriever",
     "build_vector_store",
     "close_clients",
+    "copy_collection",
     "evaluate_retriever",
     "format_context",
     "get_client",

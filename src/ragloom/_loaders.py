@@ -1,7 +1,8 @@
 """Private helpers of `ragloom.ingestion`: files in, chunks out; what Qdrant holds.
 
-Find, name, load and split files; read and change the collection's points
-(`Ledger`); run a pipeline's tasks together (`all_or_nothing`).
+Find, load and split files (`ragloom._sources` names them); run a pipeline's tasks
+together (`all_or_nothing`). What Qdrant holds (`Ledger`) belongs to the storage layer
+(`ragloom._ledger`) and is re-exported here.
 
 Every loader takes the file's bytes (read once, hashed once) and returns sections:
 `(text, metadata)` pairs, one per PDF page, one per Markdown header section, one for
@@ -18,28 +19,26 @@ import io
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from collections.abc import Coroutine, Iterable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
-from qdrant_client import QdrantClient, models
+
+from ragloom._ledger import INGEST_KEY, Ledger, is_embedded
+from ragloom._ledger import Tally as Tally  # re-exported for ragloom.ingestion
 
 __all__ = [
-    "CHUNK_NAMESPACE", "INGEST_KEY", "MISSING", "Chunk", "Ledger",
-    "LoadError", "Splitter", "all_or_nothing", "chunk_id", "discover", "glob_regex", "is_embedded",
-    "is_under", "load_sections", "read_file", "source_id",
+    "CHUNK_NAMESPACE", "INGEST_KEY", "MAX_LABEL", "MISSING", "Chunk", "EmptyFile", "Ledger",
+    "LoadError", "Splitter", "all_or_nothing", "chunk_id", "discover", "glob_regex",
+    "is_embedded", "is_under", "load_sections", "read_file",
 ]
 
 CHUNK_NAMESPACE = uuid.UUID("bcdb032d-3792-586e-be8c-5b7503013096")
 """UUIDv5 namespace of chunk point ids: uuid5(NAMESPACE_URL, ragloom.invalid/chunk-id)."""
 MISSING = "no such file or directory"
-INGEST_KEY = "ingest"
-"""Top-level payload key: "<file_hash> <chunk_count> <chunking> <source>", the same on
-every chunk of a file version, so one facet request tallies what is stored per file."""
-PAGE = 4096
-T = TypeVar("T")
-Tally = dict[str, dict[tuple[str, int, str], int]]
+MAX_LABEL = 256
+"""Longest metadata string kept on a chunk (a header, a title): every chunk carries a copy."""
 
 MARKDOWN_HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
 _BOMS = (
@@ -54,6 +53,10 @@ class LoadError(Exception):
     """A file cannot be ingested; the message is the reason shown to the user."""
 
 
+class EmptyFile(LoadError):
+    """The file holds no text (0 bytes, whitespace, or only markup): nothing to ingest."""
+
+
 def chunk_id(source: str, index: int, text: str) -> str:
     """The Qdrant point id of a chunk: UUIDv5 of source, index and content hash.
 
@@ -66,27 +69,8 @@ def chunk_id(source: str, index: int, text: str) -> str:
     return str(uuid.uuid5(CHUNK_NAMESPACE, f"{source}\0{index}\0{digest}"))
 
 
-def source_id(path: str | os.PathLike[str], cwd: Path | None = None) -> str:
-    """The `source` stored for a path: posix, relative to the cwd when under it.
-
-    Example:
-        >>> source_id("/srv/docs/a.md", cwd=Path("/srv"))
-        'docs/a.md'
-        >>> source_id("/elsewhere/b.md", cwd=Path("/srv"))
-        '/elsewhere/b.md'
-
-    """
-    base = os.fspath(cwd or Path.cwd())
-    absolute = os.path.normpath(os.path.join(base, os.fspath(path)))
-    if absolute == base:
-        return "."
-    if absolute.startswith(base.rstrip(os.sep) + os.sep):
-        absolute = absolute[len(base.rstrip(os.sep)) + 1:]
-    return Path(absolute).as_posix()
-
-
 def is_under(source: str, root: str) -> bool:
-    """Whether `source` is `root` or lies inside it (both as `source_id` returns them).
+    """Whether `source` is `root` or lies inside it (both as `_sources.source_id` returns them).
 
     Example:
         >>> is_under("docs/a.md", "docs"), is_under("docsx/a.md", "docs"), is_under("a.md", ".")
@@ -126,10 +110,15 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
-def _walk(root: str, regexes: list[re.Pattern[str]]) -> list[Path]:
+def _walk(root: str, regexes: list[re.Pattern[str]], unreadable: list[OSError]) -> list[Path]:
     found, visited = [], set()
-    for folder, dirs, names in os.walk(root, followlinks=True):
-        info = os.stat(folder)
+    for folder, dirs, names in os.walk(root, onerror=unreadable.append, followlinks=True):
+        try:
+            info = os.stat(folder)
+        except OSError as exc:
+            unreadable.append(exc)
+            dirs.clear()
+            continue
         if (info.st_dev, info.st_ino) in visited:  # a symlink loop
             dirs.clear()
             continue
@@ -145,17 +134,20 @@ def _walk(root: str, regexes: list[re.Pattern[str]]) -> list[Path]:
     return sorted(found)
 
 
-def discover(roots: Iterable[str | os.PathLike[str]], patterns: list[str]) -> Iterator[Path]:
+def discover(roots: Iterable[str | os.PathLike[str]], patterns: list[str],
+             unreadable: list[OSError] | None = None) -> Iterator[Path]:
     """Files to ingest: named files as given, folders searched with glob `patterns`.
 
     Inside folders, names starting with a dot are skipped (files and folders). Results
     are unique and sorted within each root; a missing root is yielded as is (the
-    caller reports it).
+    caller reports it). Folders that cannot be listed are appended to `unreadable`
+    (the error, with its `filename`), so the caller can report them.
     """
     regexes = [glob_regex(p) for p in patterns]
     seen: set[str] = set()
+    errors = unreadable if unreadable is not None else []
     for root in roots:
-        found = _walk(os.fspath(root), regexes) if os.path.isdir(root) else [Path(root)]
+        found = _walk(os.fspath(root), regexes, errors) if os.path.isdir(root) else [Path(root)]
         for path in found:
             key = os.path.abspath(path)
             if key not in seen:
@@ -271,11 +263,18 @@ def load_sections(path: Path, data: bytes) -> list[Section]:
         raise LoadError(f"unsupported file type {path.suffix or '(none)'!r}: ragloom reads "
                         + ", ".join(sorted(_LOADERS)))
     if not data:
-        raise LoadError("empty file")
-    sections = [(text, meta) for text, meta in loader(data) if text.strip()]
+        raise EmptyFile("empty file")
+    sections = [(text, _capped(meta)) for text, meta in loader(data) if text.strip()]
     if not sections:
-        raise LoadError("no text in the file (only whitespace or markup)")
+        raise EmptyFile("no text in the file (only whitespace or markup)")
     return sections
+
+
+def _capped(meta: dict[str, Any]) -> dict[str, Any]:
+    # Every chunk of a section carries its metadata: a 300 KB header line copied into
+    # each chunk would multiply the store by the chunk count.
+    return {key: value[:MAX_LABEL - 1] + "…" if isinstance(value, str) and len(value) > MAX_LABEL
+            else value for key, value in meta.items()}
 
 
 class Chunk(NamedTuple):
@@ -324,110 +323,3 @@ async def all_or_nothing(*coros: Coroutine[Any, Any, None]) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def is_embedded(client: QdrantClient) -> bool:
-    """Whether the client runs Qdrant in this process (`:memory:` or a folder)."""
-    from qdrant_client.local.qdrant_local import QdrantLocal
-
-    return isinstance(getattr(client, "_client", None), QdrantLocal)
-
-
-class Ledger:
-    """What a collection holds, read and changed through its client, page by page."""
-
-    def __init__(self, client: QdrantClient, collection: str, metadata_key: str) -> None:
-        self.client, self.collection, self.meta = client, collection, metadata_key
-        self.local = is_embedded(client)
-
-    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call the client: inline when embedded, in a thread for a server.
-
-        Embedded Qdrant is CPU work under the GIL (and SQLite may insist on its
-        thread); a server call is I/O, which must not block the loop.
-        """
-        if self.local:
-            return fn(*args, **kwargs)
-        return await asyncio.to_thread(fn, *args, **kwargs)
-
-    def source_in(self, sources: list[str]) -> models.FieldCondition:
-        """A filter condition: the point's `source` is one of `sources`."""
-        return models.FieldCondition(key=f"{self.meta}.source",
-                                     match=models.MatchAny(any=sources))
-
-    async def index(self) -> None:
-        """Keyword indexes for the filters and the facet (servers only; idempotent)."""
-        if not self.local:
-            for key in (f"{self.meta}.source", f"{self.meta}.file_hash", INGEST_KEY):
-                await self.call(self.client.create_payload_index, self.collection, key,
-                                models.PayloadSchemaType.KEYWORD)
-
-    async def scroll(self, flt: models.Filter | None,
-                     fields: list[str] | bool) -> AsyncIterator[Any]:
-        """Every point matching `flt`, without vectors."""
-        offset: Any = None
-        while True:
-            records, offset = await self.call(
-                self.client.scroll, self.collection, scroll_filter=flt, limit=PAGE,
-                offset=offset, with_payload=fields, with_vectors=False)
-            for record in records:
-                yield record
-            if offset is None:
-                return
-
-    async def _facet(self, flt: models.Filter | None) -> dict[str, int]:
-        """Points per `INGEST_KEY` value; a scroll on servers without facets (< 1.12)."""
-        limit = 65_536
-        try:
-            while True:
-                hits = (await self.call(self.client.facet, self.collection, INGEST_KEY,
-                                        facet_filter=flt, limit=limit, exact=True)).hits
-                if len(hits) < limit:
-                    return {str(hit.value): hit.count for hit in hits}
-                limit *= 4
-        except Exception:  # an old server; if it is worse, the scroll below says so
-            counts: dict[str, int] = {}
-            async for record in self.scroll(flt, [INGEST_KEY]):
-                value = str((record.payload or {}).get(INGEST_KEY))
-                counts[value] = counts.get(value, 0) + 1
-            return counts
-
-    async def tally(self, sources: list[str], roots: list[str] | None) -> Tally:
-        """Points per (file_hash, chunk_count, chunking) of each source stored.
-
-        For `sources`, and for every source under `roots` when given. A server
-        filters on its `source` index; embedded Qdrant scans every point whatever
-        the filter, so one unfiltered pass is far cheaper there.
-        """
-        groups: list[models.Filter | None] = [None]
-        if roots is None and not self.local:
-            groups = [models.Filter(must=[self.source_in(sources[i:i + 512])])
-                      for i in range(0, len(sources), 512)]
-        wanted, found = set(sources), Tally()
-        for flt in groups:
-            for value, count in (await self._facet(flt)).items():
-                parts = value.split(" ", 3)
-                if len(parts) != 4 or not parts[1].isdigit():
-                    continue  # not written by ragloom's ingest
-                file_hash, chunks, chunking, source = parts
-                if source in wanted or (roots and any(is_under(source, r) for r in roots)):
-                    found.setdefault(source, {})[(file_hash, int(chunks), chunking)] = count
-        return found
-
-    async def existing(self, ids: list[str]) -> set[str]:
-        """Those of `ids` that are stored."""
-        found: set[str] = set()
-        for start in range(0, len(ids), PAGE):
-            records = await self.call(self.client.retrieve, self.collection,
-                                      ids[start:start + PAGE], with_payload=False)
-            found.update(str(r.id) for r in records)
-        return found
-
-    async def delete(self, flt: models.Filter) -> int:
-        """Delete the points matching `flt`; returns how many there were."""
-        ids = [record.id async for record in self.scroll(flt, False)]
-        for start in range(0, len(ids), PAGE):
-            selector = models.PointIdsList(points=ids[start:start + PAGE])
-            await self.call(self.client.delete, self.collection, points_selector=selector,
-                            wait=True)
-        return len(ids)

@@ -36,7 +36,7 @@ from langchain_core.runnables import (
 from typing_extensions import NotRequired
 
 from ragloom.config import RagConfig, load_config
-from ragloom.errors import ConfigError
+from ragloom.errors import InvalidInput
 from ragloom.prompts import build_condense_prompt, build_prompt, format_context
 from ragloom.providers import build_chat_model
 from ragloom.retrievers import build_retriever
@@ -80,17 +80,34 @@ class RagOutput(TypedDict):
     """The retrieved documents, [1] first, with source/page/score metadata."""
 
 
+_INPUT_FORMS = ("a question string, or {'question': str, 'chat_history': [...]} where each"
+                " turn is a message, a (role, text) pair or a {'role': ..., 'content': ...} dict")
+
+
 def _prepare(value: str | dict[str, Any]) -> dict[str, Any]:
     if isinstance(value, str):
         return {"question": value, "chat_history": []}
     if not isinstance(value, dict) or not isinstance(value.get("question"), str):
-        raise ConfigError(
-            "the chain takes a question string or {'question': str, 'chat_history': [...]};"
-            f" got {type(value).__name__}"
+        raise InvalidInput(
+            f"the chain takes {_INPUT_FORMS}; got {type(value).__name__}"
             + (f" with keys {sorted(value)}" if isinstance(value, dict) else "")
         )
-    history = convert_to_messages(value.get("chat_history") or [])
-    return {"question": value["question"], "chat_history": history}
+    history = value.get("chat_history") or []
+    # A string is a Sequence too: convert_to_messages would read each character as a turn.
+    if isinstance(history, str | bytes) or not isinstance(history, Sequence):
+        raise InvalidInput(
+            f"chat_history must be a list of turns, oldest first; got {type(history).__name__}"
+            f" ({str(history)[:40]!r}). Pass e.g. [('human', 'Hi'), ('ai', 'Hello.')]"
+        )
+    try:
+        messages = convert_to_messages(history)
+    except (ValueError, TypeError, NotImplementedError) as exc:
+        raise InvalidInput(
+            f"chat_history holds a turn that is not a message: {str(exc).splitlines()[0]}"
+            ". Each turn is a"
+            " message, a (role, text) pair or a {'role': ..., 'content': ...} dict"
+        ) from None
+    return {"question": value["question"], "chat_history": messages}
 
 
 def build_rag_chain(
@@ -113,6 +130,7 @@ def build_rag_chain(
 
     Raises:
         ConfigError: Invalid configuration or prompt template.
+        InvalidInput: (when called) a payload that is not a question or `RagInput`.
 
     Example:
         >>> from langchain_core.language_models import FakeListChatModel

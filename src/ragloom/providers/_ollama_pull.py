@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import ollama
 
+from ragloom._redact import MASK, mask_url
 from ragloom.errors import ModelNotFound
 from ragloom.providers._errors import ollama_url, translated
 
@@ -100,8 +101,20 @@ class _AutoPull:
         # llm.headers may carry a bearer token for an Ollama behind a proxy: never show it.
         for name, value in super().__repr_args__():  # type: ignore[misc]
             if name == "client_kwargs" and isinstance(value, dict) and "headers" in value:
-                value = {**value, "headers": dict.fromkeys(value["headers"], "**********")}
+                value = {**value, "headers": dict.fromkeys(value["headers"], MASK)}
+            elif name == "base_url" and isinstance(value, str):
+                value = mask_url(value)
             yield name, value
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Should LangChain ever serialize these models: the client kwargs carry headers."""
+        secrets = {}
+        if (getattr(self, "client_kwargs", None) or {}).get("headers"):
+            secrets["client_kwargs"] = "RAGLOOM_OLLAMA_CLIENT_KWARGS"
+        if self.base_url is not None and mask_url(self.base_url) != self.base_url:
+            secrets["base_url"] = "RAGLOOM_OLLAMA_BASE_URL"
+        return secrets
 
     def _pulled_then(self, call: Callable[[], T]) -> T:
         try:
@@ -110,7 +123,7 @@ class _AutoPull:
             if not self.auto_pull:
                 raise
         log.warning("model %r is missing at %s: pulling it (auto_pull)", self.model,
-                    ollama_url(self.base_url))
+                    mask_url(ollama_url(self.base_url)))
         pull_model(self.model, base_url=self.base_url, client=getattr(self, "_client", None))
         return call()
 
@@ -121,7 +134,7 @@ class _AutoPull:
             if not self.auto_pull:
                 raise
         log.warning("model %r is missing at %s: pulling it (auto_pull)", self.model,
-                    ollama_url(self.base_url))
+                    mask_url(ollama_url(self.base_url)))
         await apull_model(self.model, base_url=self.base_url,
                           client=getattr(self, "_async_client", None))
         return await call()

@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Literal, TypeVar, cast
 
@@ -29,6 +28,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_ollama import ChatOllama
 
 from ragloom.config import EmbeddingsSettings, LLMSettings
+from ragloom.config import keep_alive_seconds as _keep_alive_seconds
 from ragloom.errors import ConfigError, ModelNotFound
 from ragloom.providers._errors import ollama_url, translated, translated_aiter, translated_iter
 from ragloom.providers._ollama_api import MIN_OLLAMA_VERSION, version_tuple
@@ -48,24 +48,20 @@ __all__ = ["MIN_OLLAMA_VERSION", "OllamaProvider", "RagloomChatOllama",
 log = logging.getLogger("ragloom.ollama")
 T = TypeVar("T")
 
-_DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
 def keep_alive_seconds(value: str | int | None) -> int | None:
-    """Ollama's `keep_alive` ("30m", "1h", 300, -1) as whole seconds.
+    """Ollama's `keep_alive` ("30m", "1h30m", 300, -1) as whole seconds.
 
     Example:
         >>> keep_alive_seconds("30m"), keep_alive_seconds(-1), keep_alive_seconds(None)
         (1800, -1, None)
 
     """
-    if value is None or isinstance(value, int):
-        return value
-    match = _DURATION.match(value)
-    if not match:
-        raise ConfigError(f"keep_alive {value!r} is not a duration: use e.g. '30m', '1h' or 300")
-    return int(float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    try:
+        return _keep_alive_seconds(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def check_ollama_version(version: str | None) -> tuple[Literal["ok", "warn", "fail"], str,
@@ -239,7 +235,7 @@ class OllamaProvider:
             temperature=settings.temperature,
             num_ctx=settings.num_ctx,
             keep_alive=settings.keep_alive,
-            client_kwargs=_client_kwargs(settings.timeout_s, settings.headers),
+            client_kwargs=_client_kwargs(settings.timeout_s, settings.header_values()),
             auto_pull=settings.auto_pull,
             **_transport_kwargs(settings),
             **extra,
@@ -252,7 +248,7 @@ class OllamaProvider:
             model=settings.model,
             # Sent as given, like the chat model does: one value, one JSON type for both.
             request_keep_alive=settings.keep_alive,
-            client_kwargs=_client_kwargs(settings.timeout_s, settings.headers),
+            client_kwargs=_client_kwargs(settings.timeout_s, settings.header_values()),
             auto_pull=settings.auto_pull,
             too_long=settings.too_long,
             **_transport_kwargs(settings),
