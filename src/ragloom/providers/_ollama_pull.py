@@ -124,7 +124,10 @@ class _AutoPull:
                 raise
         log.warning("model %r is missing at %s: pulling it (auto_pull)", self.model,
                     mask_url(ollama_url(self.base_url)))
-        pull_model(self.model, base_url=self.base_url, client=getattr(self, "_client", None))
+        from ragloom.providers import ollama as provider  # its pull_model: the patch point
+
+        provider.pull_model(self.model, base_url=self.base_url,
+                            client=getattr(self, "_client", None))
         return call()
 
     async def _apulled_then(self, call: Callable[[], Awaitable[T]]) -> T:
@@ -135,6 +138,8 @@ class _AutoPull:
                 raise
         log.warning("model %r is missing at %s: pulling it (auto_pull)", self.model,
                     mask_url(ollama_url(self.base_url)))
-        await apull_model(self.model, base_url=self.base_url,
-                          client=getattr(self, "_async_client", None))
+        from ragloom.providers import ollama as provider
+
+        await provider.apull_model(self.model, base_url=self.base_url,
+                                   client=getattr(self, "_async_client", None))
         return await call()
