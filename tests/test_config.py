@@ -14,7 +14,7 @@ def test_defaults_match_the_design() -> None:
     assert (cfg.llm.provider, cfg.llm.model, cfg.llm.num_ctx, cfg.llm.keep_alive) == (
         "ollama", "llama3.2", 8192, "30m")
     assert (cfg.embeddings.model, cfg.embeddings.batch_size, cfg.embeddings.max_concurrency) == (
-        "nomic-embed-text", 64, 4)
+        "nomic-embed-text", 64, 1)
     assert (cfg.qdrant.location, cfg.qdrant.collection, cfg.retrieval.k) == (
         ".ragloom/qdrant", "ragloom", 4)
 

@@ -39,7 +39,8 @@ def test_doctor_all_ok_against_the_test_server(cfg: RagConfig) -> None:
     assert report.ok and report.exit_code == 0
     assert all(c.status == "ok" for c in report.checks), report.checks
     names = [c.name for c in report.checks]
-    assert names == [f"ollama reachable at {cfg.llm.base_url}", "chat model present",
+    assert names == [f"ollama reachable at {cfg.llm.base_url}",
+                     f"ollama version at {cfg.llm.base_url}", "chat model present",
                      "chat model capabilities", "context length", "embedding model present",
                      "embedding model capabilities", "qdrant reachable", "collection"]
     by_name = {c.name: c for c in report.checks}
@@ -55,7 +56,7 @@ def test_cli_doctor_all_ok_prints_check_marks_and_exits_0(cfg: RagConfig) -> Non
     result = CliRunner().invoke(app, ["doctor"], env=env_of(cfg))
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
-    assert len(lines) == 8 and all(line.startswith("✓ ") for line in lines), result.output
+    assert len(lines) == 9 and all(line.startswith("✓ ") for line in lines), result.output
 
 
 @pytest.mark.vcr

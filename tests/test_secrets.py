@@ -195,10 +195,10 @@ def test_ollama_bearer_and_proxy_headers_are_sent_but_not_recorded(
     with recorder(secret_headers=["X-Proxy-Token"], record_mode="all").use_cassette(
             str(cassette)):
         flow(cfg)
-    assert server.headers_sent("authorization") == [f"Bearer {SECRET}"] * 3
-    assert server.headers_sent("x-proxy-token") == [PROXY_SECRET] * 3
+    assert server.headers_sent("authorization") == [f"Bearer {SECRET}"] * 4
+    assert server.headers_sent("x-proxy-token") == [PROXY_SECRET] * 4
     paths = [r["uri"].removeprefix(server.url) for r in cassette_requests(cassette)]
-    assert paths == ["/api/embed", "/api/chat", "/api/chat"]
+    assert paths == ["/api/show", "/api/embed", "/api/chat", "/api/chat"]
     assert_no_secret(cassette)
     text = cassette.read_text()
     assert "x-proxy-token" not in text.lower()

@@ -151,7 +151,8 @@ class ModelSettings(_Section):
     model: str
     """Model name as the provider knows it."""
     base_url: str | None = None
-    """Server URL. Ollama: `OLLAMA_HOST` or http://127.0.0.1:11434; OpenAI: the API's own."""
+    """Server URL. Ollama: `OLLAMA_HOST` or http://127.0.0.1:11434; OpenAI: the API's own.
+    Several servers, comma-separated, share the calls (a dead one is skipped)."""
     api_key: SecretStr | None = None
     """API key. `openai` falls back to `OPENAI_API_KEY`; never logged or recorded."""
     headers: dict[str, SecretStr] = Field(default_factory=dict, repr=False)
@@ -162,6 +163,9 @@ class ModelSettings(_Section):
     """Request timeout in seconds; covers a cold model load."""
     max_retries: int = Field(2, ge=0)
     """Retries for transient failures (connection reset, 5xx, 429)."""
+    max_concurrency: int = Field(1, ge=1)
+    """Requests in flight to one server from this process (Ollama's OLLAMA_NUM_PARALLEL,
+    1 by default); the others wait their turn, which `timeout_s` does not count."""
     auto_pull: bool = False
     """Ollama only: pull the model when the server says it is missing."""
     extra: dict[str, Any] = Field(default_factory=dict)
@@ -201,13 +205,14 @@ class EmbeddingsSettings(ModelSettings):
     model: str = "nomic-embed-text"
     """Embedding model name as the provider knows it."""
     base_url: str | None = None
-    """Server URL; same defaults as `llm.base_url`."""
+    """Server URL (or several, comma-separated); same defaults as `llm.base_url`."""
     headers: dict[str, SecretStr] = Field(default_factory=dict, repr=False)
     """Extra HTTP headers for every request; masked like the API key."""
     batch_size: int = Field(64, ge=1)
     """Texts per embedding request."""
-    max_concurrency: int = Field(4, ge=1)
-    """Embedding requests in flight at once during ingestion."""
+    too_long: Literal["split", "fail"] = "split"
+    """Ollama: a text longer than the model's context is embedded in pieces whose vectors
+    are averaged (`split`), or is an error naming it (`fail`); never cut silently."""
     extra: dict[str, Any] = Field(default_factory=dict)
     """Passed through unchanged to the LangChain embeddings class."""
 
@@ -501,7 +506,7 @@ def _explain(exc: ValidationError, path: Path | None) -> str:
 
 
 def ollama_url(base_url: str | None) -> str:
-    """The Ollama server in force: `base_url`, else `OLLAMA_HOST`, else the default.
+    """The Ollama server in force: `base_url` (its first URL), else `OLLAMA_HOST`, else the default.
 
     Lives with the config because it resolves a setting's default (`llm.base_url`,
     `embeddings.base_url`), like the other sources read here.
@@ -509,7 +514,10 @@ def ollama_url(base_url: str | None) -> str:
     Example:
         >>> ollama_url("http://gpu:11434")
         'http://gpu:11434'
+        >>> ollama_url("http://gpu1:11434,http://gpu2:11434")
+        'http://gpu1:11434'
 
     """
     url = base_url or os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
+    url = url.split(",", 1)[0].strip().rstrip("/")
     return url if "://" in url else f"http://{url}"

@@ -63,6 +63,7 @@ from ragloom._loaders import (
 from ragloom._sources import claim_former_names, former_names, prunable, source_id, source_root
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import ConfigError, IngestError
+from ragloom.providers import request_slots
 from ragloom.store import build_vector_store
 
 __all__ = ["CHUNK_NAMESPACE", "INGEST_KEY", "FailedFile", "IngestProgress", "IngestReport",
@@ -224,7 +225,7 @@ async def _ingest(paths: Paths, cfg: RagConfig | None, store: QdrantVectorStore 
     run = _Run(cfg, store, on_progress)
     if not threads:
         return await run.execute(roots, patterns, prune)
-    run.pool = ThreadPoolExecutor(cfg.embeddings.max_concurrency, "ragloom-embed")
+    run.pool = ThreadPoolExecutor(run.concurrency, "ragloom-embed")
     try:
         return await run.execute(roots, patterns, prune)
     finally:  # interrupted: no need to wait for the requests in flight
@@ -273,7 +274,7 @@ class _Run:
             raise ConfigError("the vector store has no embeddings model to ingest with")
         self.id_key: str | None = getattr(store, "ID_PAYLOAD_KEY", None)
         self.batch_size = cfg.embeddings.batch_size
-        self.concurrency = cfg.embeddings.max_concurrency
+        self.concurrency = request_slots(cfg.embeddings)  # max_concurrency per server
         self.semaphore = asyncio.Semaphore(self.concurrency)
         self.splitter = Splitter(cfg.ingest.chunk_size, cfg.ingest.chunk_overlap)
         self.on_progress = on_progress

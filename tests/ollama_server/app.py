@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from .behaviour import Behaviour
 from .core import OllamaCore
 from .faults import FaultMiddleware, Faults
 from .routes_native import native_routes
@@ -38,7 +39,10 @@ async def _gin_not_found(request: Request, exc: Exception) -> Response:
 def create_app(core: OllamaCore | None = None, faults: Faults | None = None) -> Any:
     """Ollama's routes on one core, behind the fault layer."""
     core = core or OllamaCore()
-    app = Starlette(routes=[*native_routes(core), *openai_routes(core)],
+    routes = [*native_routes(core), *openai_routes(core)]
+    if not core.behaviour.has_embed_routes:  # an Ollama from before /api/embed
+        routes = [r for r in routes if r.path not in ("/api/embed", "/v1/embeddings")]
+    app = Starlette(routes=routes,
                     exception_handlers={404: _gin_not_found, 405: _gin_not_found})
     app.state.core = core
     return FaultMiddleware(app, faults or Faults())
@@ -48,10 +52,10 @@ class OllamaTestServer:
     """Uvicorn on a daemon thread; `port=0` picks a free port. Also a context manager."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning",
-                 core: OllamaCore | None = None) -> None:
+                 core: OllamaCore | None = None, behaviour: Behaviour | None = None) -> None:
         self.host = host
         self.faults = Faults()
-        self.core = core or OllamaCore()
+        self.core = core or OllamaCore(behaviour=behaviour)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # Accepted sockets inherit TCP_NODELAY (as Go's net/http sets it). Without it, a
@@ -64,6 +68,16 @@ class OllamaTestServer:
                                 lifespan="off", access_log=False, timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
+
+    @property
+    def behaviour(self) -> Behaviour:
+        """Version, parallelism, queue and latency this server imitates."""
+        return self.core.behaviour
+
+    @property
+    def busy_s(self) -> float:
+        """Seconds during which at least one model request was running."""
+        return self.core.scheduler.busy_s
 
     @property
     def url(self) -> str:

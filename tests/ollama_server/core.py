@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .behaviour import Behaviour, Scheduler
 from .engines import ChatEngine, EmbedEngine, GenStats, grammar_for, parse_options
 from .minilm import InputTooLong
 from .models import ModelInfo, Registry, parse_name
@@ -116,8 +117,11 @@ class EmbedResult:
 class OllamaCore:
     """The models and the request logic shared by every route."""
 
-    def __init__(self, registry: Registry | None = None) -> None:
+    def __init__(self, registry: Registry | None = None,
+                 behaviour: Behaviour | None = None) -> None:
         self.registry = registry or Registry()
+        self.behaviour = behaviour or Behaviour()
+        self.scheduler = Scheduler(self.behaviour)
         self._chat: dict[str, ChatEngine] = {}
         self._embed: dict[str, EmbedEngine] = {}
         self._lock = threading.Lock()
@@ -176,6 +180,8 @@ class OllamaCore:
         def put(*item: Any) -> None:
             loop.call_soon_threadsafe(run._queue.put_nowait, item)
 
+        release = await self.scheduler.acquire(info.name)
+
         def work() -> None:
             try:
                 with engine.runner.use(keep_alive) as (chat, _):
@@ -189,6 +195,8 @@ class OllamaCore:
                 put("error", exc.status, exc.message)
             except Exception as exc:  # a model failure is Ollama's 500 with the error text
                 put("error", 500, str(exc))
+            finally:
+                release()
 
         threading.Thread(target=work, name="ollama-chat", daemon=True).start()
         await run.start()
@@ -222,7 +230,9 @@ class OllamaCore:
             # Ollama would pool smollm2's hidden states; this server only embeds with MiniLM.
             raise ApiError(501, f"the Ollama test server does not embed with {go_quote(name)}")
         engine = self.embed_engine(info)
-        truncate = body.get("truncate") is not False
+        # Some versions refuse over-long input even when truncation was not refused.
+        truncate = body.get("truncate") is not False and \
+            not self.behaviour.rejects_long_embed_input
         dimensions = int(body.get("dimensions") or 0)
 
         def work() -> tuple[np.ndarray, int, int] | None:
@@ -235,9 +245,10 @@ class OllamaCore:
                 return vectors, count, loaded
 
         try:
-            out = await asyncio.to_thread(work)
-        except InputTooLong as exc:
-            raise ApiError(400, str(exc)) from None
+            async with self.scheduler.running(info.name):
+                out = await asyncio.to_thread(work)
+        except InputTooLong:
+            raise ApiError(400, self.behaviour.too_long_message) from None
         if out is None:
             return None
         vectors, count, loaded = out

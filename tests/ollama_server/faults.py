@@ -4,6 +4,7 @@
     server.faults.add("/api/embed", delay_s=2.0)                 # a cold-load-like first answer
     server.faults.add("/api/tags", drop=True)                    # connection closed, no answer
     server.faults.add("/api/chat", drop_after_chunks=2)          # stream cut after two chunks
+    server.faults.add("/api/chat", status=500, message=RUNNER_TERMINATED, times=None)
 
 There is deliberately no HTTP admin route: recorded traffic must contain only Ollama's API.
 """
@@ -25,7 +26,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-__all__ = ["Fault", "FaultMiddleware", "Faults"]
+__all__ = ["RUNNER_TERMINATED", "Fault", "FaultMiddleware", "Faults"]
+
+RUNNER_TERMINATED = "llama runner process has terminated: signal: killed"
+"""What Ollama answers (500) when the model runner dies, usually killed for lack of memory."""
 
 
 @dataclass
@@ -36,6 +40,7 @@ class Fault:
     method: str | None = None
     status: int | None = None
     body: Any = None
+    message: str | None = None
     headers: dict[str, str] | None = None
     times: int | None = 1
     delay_s: float = 0.0
@@ -68,6 +73,7 @@ class Faults:
         *,
         status: int | None = None,
         body: Any = None,
+        message: str | None = None,
         headers: dict[str, str] | None = None,
         times: int | None = 1,
         delay_s: float = 0.0,
@@ -78,7 +84,8 @@ class Faults:
         """Add a rule.
 
         status: answer with this status instead of the real handler (`body` is a dict sent as
-            JSON, or str/bytes; default: Ollama's `{"error": ...}`, OpenAI's shape under /v1).
+            JSON, or str/bytes; default: Ollama's `{"error": message}`, OpenAI's shape under /v1).
+        message: the error text of the default body.
         delay_s: wait first; alone, the real answer follows the delay.
         drop: close the connection without any answer.
         drop_after_chunks: run the real handler, then cut the connection after that many body
@@ -88,7 +95,8 @@ class Faults:
             raise ValueError("a fault needs status, delay_s, drop or drop_after_chunks")
         if status is not None and (drop or drop_after_chunks is not None):
             raise ValueError("status and drop/drop_after_chunks exclude each other")
-        rule = Fault(path=path, method=method, status=status, body=body, headers=headers,
+        rule = Fault(path=path, method=method, status=status, body=body, message=message,
+                     headers=headers,
                      times=times, delay_s=delay_s, drop=drop,
                      drop_after_chunks=drop_after_chunks)
         with self._lock:
@@ -170,7 +178,7 @@ class FaultMiddleware:
         status = rule.status or 500
         body = rule.body
         if body is None:
-            message = f"injected fault (status {status})"
+            message = rule.message or f"injected fault (status {status})"
             v1 = scope["path"].startswith("/v1/")
             body = openai_error_body(message, status) if v1 else {"error": message}
         raw = body if isinstance(body, bytes) else body.encode() if isinstance(body, str) \

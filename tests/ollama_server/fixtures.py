@@ -20,14 +20,16 @@ from contextlib import contextmanager
 import pytest
 
 from .app import OllamaTestServer
+from .behaviour import Behaviour
 
 __all__ = ["ollama_server", "running_server"]
 
 
 @contextmanager
-def running_server(port: int = 0, host: str = "127.0.0.1") -> Iterator[OllamaTestServer]:
+def running_server(port: int = 0, host: str = "127.0.0.1",
+                   behaviour: Behaviour | None = None) -> Iterator[OllamaTestServer]:
     """A started server on a free (or given) port, stopped on exit. Models load lazily."""
-    server = OllamaTestServer(host=host, port=port)
+    server = OllamaTestServer(host=host, port=port, behaviour=behaviour)
     server.start()
     try:
         yield server

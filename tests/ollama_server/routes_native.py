@@ -17,7 +17,6 @@ from .models import ModelInfo, parse_name
 from .wire import (
     JSON_PLAIN,
     NDJSON,
-    OLLAMA_VERSION,
     ApiError,
     check_types,
     decode_body,
@@ -59,7 +58,7 @@ def native_routes(core: OllamaCore) -> list[Route]:
         return PlainTextResponse("Ollama is running")
 
     async def version(request: Request) -> Response:
-        return json_response({"version": OLLAMA_VERSION})
+        return json_response({"version": core.behaviour.version})
 
     async def tags(request: Request) -> Response:
         models = [m.tag_entry(go_time(m.modified_ns, utc=False)) for m in _sorted_models(core)]

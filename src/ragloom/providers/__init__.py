@@ -49,6 +49,7 @@ __all__ = [
     "get_provider",
     "missing_model_hint",
     "register_provider",
+    "request_slots",
 ]
 
 ENTRY_POINT_GROUP = "ragloom.providers"
@@ -236,6 +237,19 @@ def get_provider(name: str) -> Provider:
             f"unknown provider {name!r}: choose one of {known}, or install a plugin that"
             f" registers it under the {ENTRY_POINT_GROUP!r} entry-point group"
         ) from None
+
+
+def request_slots(settings: LLMSettings | EmbeddingsSettings) -> int:
+    """Requests worth keeping in flight for a section: `max_concurrency` per server named.
+
+    Example:
+        >>> request_slots(EmbeddingsSettings(base_url="http://a:11434,http://b:11434"))
+        2
+
+    """
+    from ragloom.providers._servers import parse_urls
+
+    return settings.max_concurrency * max(len(parse_urls(settings.base_url)), 1)
 
 
 def build_chat_model(cfg: RagConfig | None = None) -> BaseChatModel:

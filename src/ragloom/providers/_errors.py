@@ -20,14 +20,23 @@ from typing import NoReturn
 import httpx
 
 from ragloom.config import ollama_url
-from ragloom.errors import ModelNotFound, ProviderTimeout, ProviderUnavailable
+from ragloom.errors import (
+    ConfigError,
+    IngestError,
+    ModelNotFound,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from ragloom.providers._ollama_api import MIN_OLLAMA_VERSION, fetch_version
+from ragloom.providers._servers import StreamInterrupted
 
 __all__ = ["raise_translated", "translated", "translated_aiter",
            "translated_iter"]
 
 
 _CLIENT_ERRORS = frozenset({"ResponseError", "NotFoundError", "APIConnectionError",
-                            "APITimeoutError", "InternalServerError", "RateLimitError"})
+                            "APITimeoutError", "InternalServerError", "RateLimitError",
+                            "BadRequestError", "APIStatusError"})
 
 
 def _class_names(exc: BaseException) -> set[str]:
@@ -36,6 +45,26 @@ def _class_names(exc: BaseException) -> set[str]:
 
 def _setting(section: str, key: str) -> str:
     return f"{section}.{key} (RAGLOOM_{section.upper()}__{key.upper()})"
+
+
+def _interruption(exc: BaseException) -> StreamInterrupted | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, StreamInterrupted):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _too_old(url: str, provider: str) -> str:
+    version = fetch_version(url.removesuffix("/v1")) if provider in ("ollama", "openai") \
+        else None
+    found = f"Ollama {version}" if version else "a server whose version is unknown"
+    return (f"{url} has no route for this call (404 page not found): it runs {found}, older"
+            f" than Ollama {MIN_OLLAMA_VERSION} that ragloom needs. Upgrade Ollama"
+            " (https://ollama.com/download), or point base_url at a newer server")
 
 
 def raise_translated(
@@ -56,10 +85,37 @@ def raise_translated(
     url = ollama_url(base_url) if provider == "ollama" else (base_url or "the provider's API")
     status = getattr(exc, "status_code", None)
     text = str(getattr(exc, "error", None) or exc)
-    if status == 404 or ("not found" in text.lower() and "model" in text.lower()):
-        from ragloom.providers import missing_model_hint  # the provider's own hook
-
-        fix = missing_model_hint(provider, model, section)
+    body = getattr(getattr(exc, "response", None), "text", None)  # openai: "Error code: 404"
+    if isinstance(body, str) and body.strip() and body.strip() not in text:
+        text = f"{text}: {body.strip()[:300]}"
+    lower = text.lower()
+    cut = _interruption(exc)
+    if cut is not None:
+        when = (f"after {cut.received} token{'s' if cut.received != 1 else ''}"
+                if cut.received else "before the first token")
+        raise ProviderUnavailable(
+            f"the answer of {provider} at {cut.url} (model {model!r}) was interrupted {when}:"
+            " the connection closed in the middle of the stream (the server stopped, crashed"
+            " or restarted, or a proxy cut it). Check the server's logs, then ask again",
+            url=cut.url,
+        ) from exc
+    if "does not support chat" in lower or "does not support generate" in lower:
+        raise ConfigError(
+            f"model {model!r} at {url} cannot chat: it is an embedding model. Set"
+            f" {_setting('llm', 'model')} to a chat model (e.g. llama3.2); {model!r} belongs"
+            " in embeddings.model"
+        ) from exc
+    if "exceeds" in lower and "context length" in lower:
+        raise IngestError(
+            f"a text sent to {model!r} at {url} is longer than the model's context"
+            f" ({text.strip()}): lower {_setting('ingest', 'chunk_size')}, or set"
+            f" {_setting('embeddings', 'too_long')} to split"
+        ) from exc
+    if status == 404 and "page not found" in lower:
+        raise ProviderUnavailable(_too_old(url, provider), url=url) from exc
+    if status == 404 and "not found" in lower and "model" in lower:
+        fix = (f"run: ollama pull {model} (or ragloom pull, or set {section}.auto_pull)"
+               if provider == "ollama" else "check the model name")
         raise ModelNotFound(
             f"model {model!r} is not available at {url}: {fix} (or set {section}.model)",
             model=model,
@@ -67,8 +123,29 @@ def raise_translated(
     names = _class_names(exc)  # openai's exceptions, matched by name (no import needed)
     if isinstance(exc, httpx.TimeoutException | TimeoutError) or "APITimeoutError" in names:
         raise ProviderTimeout(
-            f"{provider} at {url} did not answer in time for model {model!r}; a cold model"
-            f" load can take tens of seconds: raise {_setting(section, 'timeout_s')}",
+            f"{provider} at {url} did not answer model {model!r} in time; the time counts"
+            " from when the request was sent (waiting for a turn in ragloom's queue for"
+            " that server is not counted), so the request itself was slow: a cold model"
+            " load, or a big batch on a slow machine. Raise"
+            f" {_setting(section, 'timeout_s')}"
+            + (f", or lower {_setting(section, 'batch_size')}" if section == "embeddings"
+               else ""),
+            url=url,
+        ) from exc
+    if status == 503 or "server busy" in lower:
+        raise ProviderUnavailable(
+            f"{provider} at {url} is busy ({text.strip()[:200]}) and stayed busy after"
+            f" retrying: its queue (OLLAMA_MAX_QUEUE) is full. Lower"
+            f" {_setting(section, 'max_concurrency')} in every process that uses it, add a"
+            " server to base_url, or raise OLLAMA_MAX_QUEUE / OLLAMA_NUM_PARALLEL on the server",
+            url=url,
+        ) from exc
+    if "process has terminated" in lower:
+        raise ProviderUnavailable(
+            f"the model runner of {provider} at {url} crashed while running {model!r}"
+            f" ({text.strip()[:200]}); this is usually a lack of memory. Use a smaller"
+            " model or quantization, lower llm.num_ctx, free memory on the server, and check"
+            " its logs",
             url=url,
         ) from exc
     if isinstance(status, int) and (status == 429 or status >= 500):

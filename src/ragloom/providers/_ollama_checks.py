@@ -101,15 +101,23 @@ def _context_check(settings: LLMSettings, show: dict[str, Any]) -> Check:
     return Check("context length", "ok", f"llm.num_ctx={num_ctx} <= trained context {trained}")
 
 
+def _urls(settings: ModelSettings) -> list[str]:
+    """Every server a section names (`base_url` may list several), else the default one."""
+    from ragloom.providers._servers import parse_urls
+
+    return parse_urls(settings.base_url) or [ollama_url(None)]
+
+
 def doctor_checks(uses: Sequence[ModelUse], *, timeout_s: float) -> ProviderChecks:
     """Check each use's server and model; also learn the embedding size from `/api/show`."""
+    from ragloom.providers.ollama import check_ollama_version
+
     result = ProviderChecks()
     checks = result.checks
     servers: dict[str, _Ollama] = {}
     reachable: dict[str, bool] = {}
-    for use in uses:
+    for use, url in [(u, url) for u in uses for url in _urls(u.settings)]:
         role, section, settings = use
-        url = ollama_url(settings.base_url)
         if url not in servers:
             server = servers[url] = _Ollama(url, settings.header_values(), timeout_s)
             try:
@@ -123,6 +131,7 @@ def doctor_checks(uses: Sequence[ModelUse], *, timeout_s: float) -> ProviderChec
                 continue
             reachable[url] = True
             checks.append(Check(f"ollama reachable at {url}", "ok", f"Ollama {version}"))
+            checks.append(Check(f"ollama version at {url}", *check_ollama_version(version)))
         if not reachable[url]:
             continue
         server = servers[url]
@@ -165,8 +174,7 @@ def missing_models(uses: Sequence[ModelUse], *,
 
     """
     missing: list[tuple[ModelUse, str]] = []
-    for use in uses:
-        url = ollama_url(use.settings.base_url)
+    for use, url in [(u, url) for u in uses for url in _urls(u.settings)]:
         server = _Ollama(url, use.settings.header_values(), timeout_s)
         try:
             tags = server.tags()
@@ -184,10 +192,11 @@ def missing_models(uses: Sequence[ModelUse], *,
 
 def pull(model: str, settings: ModelSettings, *,
          on_progress: Callable[[Any], None] | None = None) -> str:
-    """Pull `model` through `/api/pull` on the server `settings` names; return its URL."""
+    """Pull `model` through `/api/pull` on each server `settings` names; return their URLs."""
     from ragloom.providers.ollama import pull_model
 
-    url = ollama_url(settings.base_url)
-    pull_model(model, base_url=url, on_progress=on_progress,
-               headers=settings.header_values() or None)
-    return url
+    urls = _urls(settings)
+    for url in urls:  # every server that may be asked for the model
+        pull_model(model, base_url=url, on_progress=on_progress,
+                   headers=settings.header_values() or None)
+    return ", ".join(urls)

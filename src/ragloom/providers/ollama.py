@@ -21,29 +21,37 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from typing import Any, TypeVar, cast
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, Literal, TypeVar, cast
 
-import ollama
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LangSmithParams
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from langchain_ollama import ChatOllama, OllamaEmbeddings
+from langchain_ollama import ChatOllama
 
-from ragloom._redact import MASK, mask_url
 from ragloom.config import EmbeddingsSettings, LLMSettings, ModelSettings, ollama_url
 from ragloom.config import keep_alive_seconds as _keep_alive_seconds
-from ragloom.errors import ConfigError, ModelNotFound
+from ragloom.errors import ConfigError
 from ragloom.providers import ModelUse, ProviderChecks, _ollama_checks
 from ragloom.providers._errors import translated, translated_aiter, translated_iter
+from ragloom.providers._ollama_api import MIN_OLLAMA_VERSION, version_tuple
+from ragloom.providers._ollama_embeddings import RagloomOllamaEmbeddings
+from ragloom.providers._ollama_pull import _AutoPull, apull_model, pull_model
 from ragloom.providers._retry import AsyncRetryTransport, RetryTransport
+from ragloom.providers._servers import (
+    AsyncServerTransport,
+    ServerTransport,
+    parse_urls,
+    server_pool,
+)
 
-__all__ = ["OllamaProvider", "RagloomChatOllama", "RagloomOllamaEmbeddings", "apull_model",
-           "pull_model"]
+__all__ = ["MIN_OLLAMA_VERSION", "OllamaProvider", "RagloomChatOllama",
+           "RagloomOllamaEmbeddings", "apull_model", "check_ollama_version", "pull_model"]
 
 log = logging.getLogger("ragloom.ollama")
 T = TypeVar("T")
+
 
 
 def keep_alive_seconds(value: str | int | None) -> int | None:
@@ -60,6 +68,25 @@ def keep_alive_seconds(value: str | int | None) -> int | None:
         raise ConfigError(str(exc)) from None
 
 
+def check_ollama_version(version: str | None) -> tuple[Literal["ok", "warn", "fail"], str,
+                                                       str | None]:
+    """Judge a server's `/api/version`: (status, what was found, the fix or None).
+
+    Example:
+        >>> check_ollama_version("0.1.30")[0], check_ollama_version("0.33.0")[0]
+        ('fail', 'ok')
+
+    """
+    if not version or not version[0].isdigit():
+        return ("warn", f"the server reports no usable version ({version!r})",
+                f"make sure it is Ollama {MIN_OLLAMA_VERSION} or newer")
+    if version_tuple(version) < version_tuple(MIN_OLLAMA_VERSION):
+        return ("fail", f"Ollama {version} is older than {MIN_OLLAMA_VERSION}, the oldest"
+                        " ragloom works with (no /api/embed)",
+                "upgrade Ollama: https://ollama.com/download")
+    return "ok", f"Ollama {version} (ragloom needs {MIN_OLLAMA_VERSION} or newer)", None
+
+
 def _client_kwargs(timeout_s: float, headers: dict[str, str]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"timeout": timeout_s}
     if headers:
@@ -67,74 +94,22 @@ def _client_kwargs(timeout_s: float, headers: dict[str, str]) -> dict[str, Any]:
     return kwargs
 
 
-def _retry_kwargs(max_retries: int) -> dict[str, Any]:
-    """`sync_client_kwargs` / `async_client_kwargs` carrying the retrying transports."""
-    return {"sync_client_kwargs": {"transport": RetryTransport(max_retries=max_retries)},
-            "async_client_kwargs": {"transport": AsyncRetryTransport(max_retries=max_retries)}}
+def _transport_kwargs(settings: LLMSettings | EmbeddingsSettings) -> dict[str, Any]:
+    """`base_url` and the client kwargs carrying the transports.
 
-
-def _pull_failed(model: str, url: str, error: object) -> ModelNotFound:
-    return ModelNotFound(
-        f"could not pull model {model!r} at {url}: {error}. Check the name on"
-        " https://ollama.com/library (a tag such as ':1b' may be needed) and that the"
-        " server can reach its registry",
-        model=model,
-    )
-
-
-def pull_model(
-    model: str,
-    *,
-    base_url: str | None = None,
-    client: ollama.Client | None = None,
-    on_progress: Callable[[ollama.ProgressResponse], None] | None = None,
-    headers: dict[str, str] | None = None,
-) -> None:
-    """Pull `model` through Ollama's `/api/pull`, streaming progress to `on_progress`.
-
-    Raises:
-        ModelNotFound: The registry has no such model (the message says what to check).
-        ProviderUnavailable: The server cannot be reached.
-
-    Example:
-        >>> pull_model("all-minilm", on_progress=lambda p: print(p.status))  # doctest: +SKIP
-        pulling manifest
-        ...
-        success
-
+    Retries outside, then the per-server queue (each attempt waits for its own turn),
+    spread over the servers `base_url` names.
     """
-    url = ollama_url(base_url)
-    client = client if client is not None else ollama.Client(host=url, headers=headers)
-    with translated(provider="ollama", model=model, base_url=url, section="llm"):
-        try:
-            for progress in client.pull(model, stream=True):
-                if on_progress is not None:
-                    on_progress(progress)
-        except ollama.ResponseError as exc:
-            if exc.status_code == 404 or exc.status_code < 0 or "manifest" in exc.error:
-                raise _pull_failed(model, url, exc.error) from exc
-            raise
-
-
-async def apull_model(model: str, *, base_url: str | None = None,
-                      client: ollama.AsyncClient | None = None) -> None:
-    """Async twin of `pull_model` (no progress callback).
-
-    Example:
-        >>> import asyncio
-        >>> asyncio.run(apull_model("all-minilm"))  # doctest: +SKIP
-
-    """
-    url = ollama_url(base_url)
-    client = client if client is not None else ollama.AsyncClient(host=url)
-    with translated(provider="ollama", model=model, base_url=url, section="llm"):
-        try:
-            async for _ in await client.pull(model, stream=True):
-                pass
-        except ollama.ResponseError as exc:
-            if exc.status_code == 404 or exc.status_code < 0 or "manifest" in exc.error:
-                raise _pull_failed(model, url, exc.error) from exc
-            raise
+    servers = server_pool("ollama", parse_urls(settings.base_url) or [ollama_url(None)],
+                          settings.max_concurrency)
+    retries = settings.max_retries
+    return {
+        "base_url": servers[0].url,
+        "sync_client_kwargs": {"transport": RetryTransport(
+            ServerTransport(servers), max_retries=retries)},
+        "async_client_kwargs": {"transport": AsyncRetryTransport(
+            AsyncServerTransport(servers), max_retries=retries)},
+    }
 
 
 def _started(chunks: Iterator[T]) -> Iterator[T]:
@@ -159,56 +134,6 @@ async def _astarted(chunks: AsyncIterator[T]) -> AsyncIterator[T]:
             yield chunk
 
     return chained()
-
-
-class _AutoPull:
-    """Mixin: on `ModelNotFound`, pull the model once (if `auto_pull`) and try again."""
-
-    model: str
-    base_url: str | None
-    auto_pull: bool
-
-    def __repr_args__(self) -> Any:
-        # llm.headers may carry a bearer token for an Ollama behind a proxy: never show it.
-        for name, value in super().__repr_args__():  # type: ignore[misc]
-            if name == "client_kwargs" and isinstance(value, dict) and "headers" in value:
-                value = {**value, "headers": dict.fromkeys(value["headers"], MASK)}
-            elif name == "base_url" and isinstance(value, str):
-                value = mask_url(value)
-            yield name, value
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        """Should LangChain ever serialize these models: the client kwargs carry headers."""
-        secrets = {}
-        if (getattr(self, "client_kwargs", None) or {}).get("headers"):
-            secrets["client_kwargs"] = "RAGLOOM_OLLAMA_CLIENT_KWARGS"
-        if self.base_url is not None and mask_url(self.base_url) != self.base_url:
-            secrets["base_url"] = "RAGLOOM_OLLAMA_BASE_URL"
-        return secrets
-
-    def _pulled_then(self, call: Callable[[], T]) -> T:
-        try:
-            return call()
-        except ModelNotFound:
-            if not self.auto_pull:
-                raise
-        log.warning("model %r is missing at %s: pulling it (auto_pull)", self.model,
-                    mask_url(ollama_url(self.base_url)))
-        pull_model(self.model, base_url=self.base_url, client=getattr(self, "_client", None))
-        return call()
-
-    async def _apulled_then(self, call: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await call()
-        except ModelNotFound:
-            if not self.auto_pull:
-                raise
-        log.warning("model %r is missing at %s: pulling it (auto_pull)", self.model,
-                    mask_url(ollama_url(self.base_url)))
-        await apull_model(self.model, base_url=self.base_url,
-                          client=getattr(self, "_async_client", None))
-        return await call()
 
 
 class RagloomChatOllama(_AutoPull, ChatOllama):
@@ -292,46 +217,13 @@ class RagloomChatOllama(_AutoPull, ChatOllama):
             yield chunk
 
 
-class RagloomOllamaEmbeddings(_AutoPull, OllamaEmbeddings):
-    """`OllamaEmbeddings` whose errors are ragloom's, each naming the fix.
-
-    Example:
-        >>> RagloomOllamaEmbeddings(model="all-minilm").model
-        'all-minilm'
-
-    """
-
-    auto_pull: bool = False
-    """Pull the model through `/api/pull` when the server says it is missing, then retry once."""
-
-    def _context(self) -> dict[str, Any]:
-        return {"provider": "ollama", "model": self.model, "base_url": self.base_url,
-                "section": "embeddings"}
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed texts in one `/api/embed` request."""
-        def call() -> list[list[float]]:
-            with translated(**self._context()):
-                return super(RagloomOllamaEmbeddings, self).embed_documents(texts)
-
-        return self._pulled_then(call)
-
-    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed texts in one `/api/embed` request, asynchronously."""
-        async def call() -> list[list[float]]:
-            with translated(**self._context()):
-                return await super(RagloomOllamaEmbeddings, self).aembed_documents(texts)
-
-        return await self._apulled_then(call)
-
-
 class OllamaProvider:
     """Builds `ChatOllama` and `OllamaEmbeddings` from ragloom's config sections.
 
     Example:
         >>> from ragloom.config import EmbeddingsSettings
-        >>> OllamaProvider().embeddings(EmbeddingsSettings(model="all-minilm")).keep_alive
-        1800
+        >>> OllamaProvider().embeddings(EmbeddingsSettings(model="all-minilm")).request_keep_alive
+        '30m'
 
     """
 
@@ -340,33 +232,35 @@ class OllamaProvider:
     def chat_model(self, settings: LLMSettings) -> RagloomChatOllama:
         """Build the chat model; num_ctx, keep_alive, temperature and timeout reach Ollama."""
         extra = dict(settings.extra)
+        keep_alive_seconds(settings.keep_alive)  # a malformed duration is a ConfigError
         return RagloomChatOllama(
             model=settings.model,
-            base_url=settings.base_url,
             temperature=settings.temperature,
             num_ctx=settings.num_ctx,
             keep_alive=settings.keep_alive,
             client_kwargs=_client_kwargs(settings.timeout_s, settings.header_values()),
             auto_pull=settings.auto_pull,
-            **_retry_kwargs(settings.max_retries),
+            **_transport_kwargs(settings),
             **extra,
         )
 
     def embeddings(self, settings: EmbeddingsSettings) -> RagloomOllamaEmbeddings:
         """Build the embeddings model; one `/api/embed` request per batch."""
+        keep_alive_seconds(settings.keep_alive)  # a malformed duration is a ConfigError
         return RagloomOllamaEmbeddings(
             model=settings.model,
-            base_url=settings.base_url,
-            keep_alive=keep_alive_seconds(settings.keep_alive),
+            # Sent as given, like the chat model does: one value, one JSON type for both.
+            request_keep_alive=settings.keep_alive,
             client_kwargs=_client_kwargs(settings.timeout_s, settings.header_values()),
             auto_pull=settings.auto_pull,
-            **_retry_kwargs(settings.max_retries),
+            too_long=settings.too_long,
+            **_transport_kwargs(settings),
             **settings.extra,
         )
 
     # Optional hooks (ragloom.providers.ProviderHooks), in their own module.
     def doctor_checks(self, uses: Sequence[ModelUse], *, timeout_s: float) -> ProviderChecks:
-        """Server reachable, models pulled, capabilities, context length."""
+        """Server reachable and recent enough, models pulled, capabilities, context length."""
         return _ollama_checks.doctor_checks(uses, timeout_s=timeout_s)
 
     def missing_model_hint(self, model: str, section: str) -> str:
@@ -380,5 +274,5 @@ class OllamaProvider:
 
     def pull_model(self, model: str, settings: ModelSettings, *,
                    on_progress: Callable[[Any], None] | None = None) -> str:
-        """Pull through `/api/pull`; return the server URL."""
+        """Pull through `/api/pull` on each server; return the server URLs."""
         return _ollama_checks.pull(model, settings, on_progress=on_progress)

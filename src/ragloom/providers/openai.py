@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
@@ -33,6 +34,12 @@ from ragloom.config import EmbeddingsSettings, LLMSettings
 from ragloom.errors import ConfigError
 from ragloom.providers import ModelUse, ProviderChecks, _openai_checks
 from ragloom.providers._errors import translated
+from ragloom.providers._servers import (
+    AsyncServerTransport,
+    ServerTransport,
+    parse_urls,
+    server_pool,
+)
 
 __all__ = ["OpenAIProvider", "RagloomChatOpenAI", "RagloomOpenAIEmbeddings"]
 
@@ -43,6 +50,26 @@ _PLACEHOLDER_KEY = "not-needed"
 
 def _is_openai(base_url: str | None) -> bool:
     return base_url is None or _OPENAI_HOST in base_url
+
+
+def _server_kwargs(settings: LLMSettings | EmbeddingsSettings) -> dict[str, Any]:
+    """`base_url` (the first server) and httpx clients queueing per server, spread over all.
+
+    The openai client keeps its own retries and timeouts; the wait for a turn happens
+    before either starts.
+    """
+    import openai
+
+    urls = parse_urls(settings.base_url) or ["https://api.openai.com/v1"]
+    servers = server_pool("openai", urls, settings.max_concurrency)
+    http = importlib.import_module(openai.DefaultHttpxClient.__mro__[1].__module__.split(".")[0])
+    sync_transport: Any = ServerTransport(servers, http=http)  # openai >= 3 uses httpx2
+    async_transport: Any = AsyncServerTransport(servers, http=http)
+    return {
+        "base_url": servers[0].url if settings.base_url else None,
+        "http_client": openai.DefaultHttpxClient(transport=sync_transport),
+        "http_async_client": openai.DefaultAsyncHttpxClient(transport=async_transport),
+    }
 
 
 def _api_key(api_key: SecretStr | None, base_url: str | None, section: str) -> SecretStr:
@@ -189,32 +216,37 @@ class OpenAIProvider:
 
     def chat_model(self, settings: LLMSettings) -> RagloomChatOpenAI:
         """Build the chat model; Ollama-only settings (num_ctx, keep_alive) do not apply."""
+        base_url = parse_urls(settings.base_url)[0] if settings.base_url else None
         kwargs: dict[str, Any] = {
             "model": settings.model,
-            "base_url": settings.base_url,
-            "api_key": _api_key(settings.api_key, settings.base_url, "llm"),
+            "api_key": _api_key(settings.api_key, base_url, "llm"),
             "temperature": settings.temperature,
             "timeout": settings.timeout_s,
             "max_retries": settings.max_retries,
+            # Token usage in streamed answers too (stream_options.include_usage), which
+            # langchain-openai leaves off for any server but OpenAI's; Ollama's /v1 has it.
+            "stream_usage": True,
+            **_server_kwargs(settings),
         }
         if settings.headers:
             kwargs["default_headers"] = settings.header_values()
-        return RagloomChatOpenAI(**kwargs, **settings.extra)
+        return RagloomChatOpenAI(**{**kwargs, **settings.extra})
 
     def embeddings(self, settings: EmbeddingsSettings) -> RagloomOpenAIEmbeddings:
         """Build the embeddings model; strings, not token arrays, for non-OpenAI servers."""
+        base_url = parse_urls(settings.base_url)[0] if settings.base_url else None
         kwargs: dict[str, Any] = {
             "model": settings.model,
-            "base_url": settings.base_url,
-            "api_key": _api_key(settings.api_key, settings.base_url, "embeddings"),
+            "api_key": _api_key(settings.api_key, base_url, "embeddings"),
             "chunk_size": settings.batch_size,
             "timeout": settings.timeout_s,
-            "check_embedding_ctx_length": _is_openai(settings.base_url),
+            "check_embedding_ctx_length": _is_openai(base_url),
             "max_retries": settings.max_retries,
+            **_server_kwargs(settings),
         }
         if settings.headers:
             kwargs["default_headers"] = settings.header_values()
-        return RagloomOpenAIEmbeddings(**kwargs, **settings.extra)
+        return RagloomOpenAIEmbeddings(**{**kwargs, **settings.extra})
 
     # Optional hooks (ragloom.providers.ProviderHooks), in their own module.
     def doctor_checks(self, uses: Sequence[ModelUse], *, timeout_s: float) -> ProviderChecks:

@@ -1,0 +1,146 @@
+"""Pulling Ollama models, and the mixin that pulls a missing model once (`auto_pull`).
+
+Example:
+    >>> pull_model("all-minilm", on_progress=lambda p: print(p.status))  # doctest: +SKIP
+    pulling manifest
+    ...
+    success
+
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import ollama
+
+from ragloom._redact import MASK, mask_url
+from ragloom.config import ollama_url
+from ragloom.errors import ModelNotFound
+from ragloom.providers._errors import translated
+
+__all__ = ["apull_model", "pull_model"]
+
+log = logging.getLogger("ragloom.ollama")
+T = TypeVar("T")
+
+
+def _pull_failed(model: str, url: str, error: object) -> ModelNotFound:
+    return ModelNotFound(
+        f"could not pull model {model!r} at {url}: {error}. Check the name on"
+        " https://ollama.com/library (a tag such as ':1b' may be needed) and that the"
+        " server can reach its registry",
+        model=model,
+    )
+
+
+def pull_model(
+    model: str,
+    *,
+    base_url: str | None = None,
+    client: ollama.Client | None = None,
+    on_progress: Callable[[ollama.ProgressResponse], None] | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Pull `model` through Ollama's `/api/pull`, streaming progress to `on_progress`.
+
+    Raises:
+        ModelNotFound: The registry has no such model (the message says what to check).
+        ProviderUnavailable: The server cannot be reached.
+
+    Example:
+        >>> pull_model("all-minilm", on_progress=lambda p: print(p.status))  # doctest: +SKIP
+        pulling manifest
+        ...
+        success
+
+    """
+    url = ollama_url(base_url)
+    client = client if client is not None else ollama.Client(host=url, headers=headers)
+    with translated(provider="ollama", model=model, base_url=url, section="llm"):
+        try:
+            for progress in client.pull(model, stream=True):
+                if on_progress is not None:
+                    on_progress(progress)
+        except ollama.ResponseError as exc:
+            if exc.status_code == 404 or exc.status_code < 0 or "manifest" in exc.error:
+                raise _pull_failed(model, url, exc.error) from exc
+            raise
+
+
+async def apull_model(model: str, *, base_url: str | None = None,
+                      client: ollama.AsyncClient | None = None) -> None:
+    """Async twin of `pull_model` (no progress callback).
+
+    Example:
+        >>> import asyncio
+        >>> asyncio.run(apull_model("all-minilm"))  # doctest: +SKIP
+
+    """
+    url = ollama_url(base_url)
+    client = client if client is not None else ollama.AsyncClient(host=url)
+    with translated(provider="ollama", model=model, base_url=url, section="llm"):
+        try:
+            async for _ in await client.pull(model, stream=True):
+                pass
+        except ollama.ResponseError as exc:
+            if exc.status_code == 404 or exc.status_code < 0 or "manifest" in exc.error:
+                raise _pull_failed(model, url, exc.error) from exc
+            raise
+
+
+class _AutoPull:
+    """Mixin: on `ModelNotFound`, pull the model once (if `auto_pull`) and try again."""
+
+    model: str
+    base_url: str | None
+    auto_pull: bool
+
+    def __repr_args__(self) -> Any:
+        # llm.headers may carry a bearer token for an Ollama behind a proxy: never show it.
+        for name, value in super().__repr_args__():  # type: ignore[misc]
+            if name == "client_kwargs" and isinstance(value, dict) and "headers" in value:
+                value = {**value, "headers": dict.fromkeys(value["headers"], MASK)}
+            elif name == "base_url" and isinstance(value, str):
+                value = mask_url(value)
+            yield name, value
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Should LangChain ever serialize these models: the client kwargs carry headers."""
+        secrets = {}
+        if (getattr(self, "client_kwargs", None) or {}).get("headers"):
+            secrets["client_kwargs"] = "RAGLOOM_OLLAMA_CLIENT_KWARGS"
+        if self.base_url is not None and mask_url(self.base_url) != self.base_url:
+            secrets["base_url"] = "RAGLOOM_OLLAMA_BASE_URL"
+        return secrets
+
+    def _pulled_then(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except ModelNotFound:
+            if not self.auto_pull:
+                raise
+        log.warning("model %r is missing at %s: pulling it (auto_pull)", self.model,
+                    mask_url(ollama_url(self.base_url)))
+        from ragloom.providers import ollama as provider  # its pull_model: the patch point
+
+        provider.pull_model(self.model, base_url=self.base_url,
+                            client=getattr(self, "_client", None))
+        return call()
+
+    async def _apulled_then(self, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except ModelNotFound:
+            if not self.auto_pull:
+                raise
+        log.warning("model %r is missing at %s: pulling it (auto_pull)", self.model,
+                    mask_url(ollama_url(self.base_url)))
+        from ragloom.providers import ollama as provider
+
+        await provider.apull_model(self.model, base_url=self.base_url,
+                                   client=getattr(self, "_async_client", None))
+        return await call()
