@@ -8,6 +8,7 @@ opens itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -250,6 +251,13 @@ def server_that_dies_mid_answer(tokens: int) -> Iterator[str]:
                                        "message": {"role": "assistant", "content": f"w{n} "},
                                        "done": False}).encode() + b"\n"
                     conn.sendall(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+                # Close without a reset: unread request bytes would make the kernel send RST,
+                # and a reset throws away the chunks the client has not read yet.
+                conn.shutdown(socket.SHUT_WR)
+                conn.settimeout(2)
+                with contextlib.suppress(OSError):
+                    while conn.recv(65536):
+                        pass
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()

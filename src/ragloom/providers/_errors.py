@@ -114,8 +114,9 @@ def raise_translated(
     if status == 404 and "page not found" in lower:
         raise ProviderUnavailable(_too_old(url, provider), url=url) from exc
     if status == 404 and "not found" in lower and "model" in lower:
-        fix = (f"run: ollama pull {model} (or ragloom pull, or set {section}.auto_pull)"
-               if provider == "ollama" else "check the model name")
+        from ragloom.providers import missing_model_hint  # the provider's own hook
+
+        fix = missing_model_hint(provider, model, section)
         raise ModelNotFound(
             f"model {model!r} is not available at {url}: {fix} (or set {section}.model)",
             model=model,
