@@ -82,15 +82,37 @@ def _stream_answer(cfg: RagConfig, payload: str | dict[str, Any]) -> tuple[str, 
     from ragloom.chains import build_rag_chain
 
     chain = build_rag_chain(cfg)
-    answer, sources = "", []
+    answer, sources, tail = "", [], {}
     for chunk in chain.stream(payload):
         if "sources" in chunk:
             sources = chunk["sources"]
         if "answer" in chunk:
             answer += chunk["answer"]
             console.print(chunk["answer"], end="", markup=False, highlight=False)
+        if "grounded" in chunk:
+            tail = chunk
     console.print()
+    _print_checks(tail)
     return answer, sources
+
+
+def _print_checks(tail: dict[str, Any]) -> None:
+    """Say what the answer rests on: its citations, abstention, and what the checks found."""
+    checks = tail.get("checks") or {}
+    cited = ", ".join(f"[{d.metadata['citation']}]" for d in tail.get("citations") or [])
+    if tail.get("grounded") is False:
+        reason = {"empty": "the model gave an empty answer",
+                  "repeats_prompt": "the model only repeated the prompt"}.get(
+                      checks.get("answer"), "no retrieved document is relevant enough")
+        console.print(f"[yellow]grounded: false[/] ({reason})", highlight=False)
+    elif cited:
+        console.print(f"cited: {cited}", highlight=False)
+    if checks.get("removed_citations"):
+        removed = ", ".join(f"[{n}]" for n in checks["removed_citations"])
+        console.print(f"[yellow]removed citations without a source:[/] {removed}")
+    for flag in checks.get("flagged") or []:
+        console.print(f"[yellow]{flag['action']}:[/] {flag['source']} holds instructions"
+                      f" ({', '.join(flag['rules'])})", highlight=False)
 
 
 @app.command()
@@ -111,6 +133,8 @@ def ask(
             "question": result["question"], "answer": result["answer"],
             "sources": [{"id": d.id, "content": d.page_content, "metadata": d.metadata}
                         for d in result["sources"]],
+            "citations": [d.metadata["citation"] for d in result["citations"]],
+            "grounded": result["grounded"], "checks": result["checks"],
         }, indent=2, default=str))
         return
     _, sources = _run(lambda: _stream_answer(cfg, question))

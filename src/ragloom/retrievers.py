@@ -3,7 +3,10 @@
 `k` is honoured exactly, per retriever and per call (`retriever.invoke(q, k=2)`),
 filters come from config or per call (`filter={"source": "a.md"}`), and every
 returned document carries its relevance in `metadata["score"]` (cosine similarity
-for dense, the BM25 score for sparse, the RRF score for hybrid). Hybrid search asks
+for dense, the BM25 score for sparse, the RRF score for hybrid) and, where dense vectors
+are searched, `metadata["relevance"]`: the cosine similarity of the chunk's dense vector
+to the question's, on the same scale in dense and hybrid mode (what `answer.min_relevance`
+compares). Hybrid search asks
 Qdrant for `fetch_k` dense and `fetch_k` sparse candidates and fuses them with
 Qdrant's reciprocal rank fusion. With `retrieval.multi_query`, the chat model writes
 variants of the question, each is retrieved, and the lists are fused (RRF again).
@@ -20,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
@@ -178,6 +182,8 @@ class RagloomRetriever(BaseRetriever):
         documents = []
         for doc, score in pairs[:k]:
             doc.metadata["score"] = score
+            if mode is RetrievalMode.DENSE:
+                doc.metadata["relevance"] = _cosine_from_score(score, self.store.distance)
             documents.append(doc)
         return documents
 
@@ -203,19 +209,37 @@ class RagloomRetriever(BaseRetriever):
             query_filter=query_filter,
             limit=k,
             with_payload=True,
-            with_vectors=False,
+            # The dense vectors of the k winners give each a relevance on the dense
+            # scale (RRF scores are ranks), at no extra request.
+            with_vectors=[store.vector_name],
             **kwargs,
         ).points
-        return [
-            (
-                store._document_from_point(
-                    point, store.collection_name, store.content_payload_key,
-                    store.metadata_payload_key,
-                ),
-                point.score,
+        pairs = []
+        for point in points:
+            doc = store._document_from_point(
+                point, store.collection_name, store.content_payload_key,
+                store.metadata_payload_key,
             )
-            for point in points
-        ]
+            vectors = point.vector if isinstance(point.vector, dict) else {}
+            vector = vectors.get(store.vector_name)
+            if isinstance(vector, list) and vector:
+                doc.metadata["relevance"] = _cosine(dense, vector)  # type: ignore[arg-type]
+            pairs.append((doc, point.score))
+        return pairs
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=False))
+    norm = math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+def _cosine_from_score(score: float, distance: models.Distance) -> float:
+    # Qdrant's dense score is the cosine for COSINE; for DOT and EUCLID it equals or maps
+    # to the cosine when the embeddings are unit length, as Ollama's and OpenAI's are.
+    if distance == models.Distance.EUCLID:
+        return 1.0 - score * score / 2.0
+    return float(score)
 
 
 _MMR_NEEDS_DENSE = (
