@@ -96,7 +96,8 @@ class RagOutput(TypedDict):
     grounded: bool
     """False when the chain abstained (nothing relevant) or the answer check failed."""
     checks: dict[str, Any]
-    """What the checks found: `below_relevance` (chunks under the bar),
+    """What the checks found: `top_relevance` (the best retrieved chunk's relevance,
+    before the bar), `below_relevance` (chunks under the bar),
     `removed_citations` (numbers without a source), `flagged` (chunks with planted
     instructions), `redacted` (placeholders by kind), `answer` (`empty`,
     `repeats_prompt` or None)."""
@@ -118,8 +119,8 @@ def _prepare(value: str | dict[str, Any]) -> dict[str, Any]:
 def _guarded_input(
     inputs: dict[str, Any], guards: Sequence[Guard], config: RunnableConfig
 ) -> dict[str, Any]:
-    checks = {"below_relevance": 0, "removed_citations": [], "flagged": [], "redacted": {},
-              "answer": None}
+    checks: dict[str, Any] = {"top_relevance": None, "below_relevance": 0, "removed_citations": [],
+              "flagged": [], "redacted": {}, "answer": None}
     state = {**inputs, "original_question": inputs["question"], "sources": [], "checks": checks}
     for guard in guards:  # the question and history, before any of it reaches a model
         state = guard.invoke(state, config)
@@ -136,6 +137,8 @@ def _with_context(
     state: dict[str, Any], documents: list[Document], cfg: RagConfig,
     guards: Sequence[Guard], config: RunnableConfig,
 ) -> dict[str, Any]:
+    known = [doc.metadata["relevance"] for doc in documents if "relevance" in doc.metadata]
+    state["checks"]["top_relevance"] = max(known) if known else None
     bar = cfg.answer.min_relevance
     if bar is not None:
         # A document without a relevance (a sparse-only collection, a retriever of your
@@ -174,7 +177,7 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         return AnswerFilter(len(state["sources"]), rewrite)
 
     def _tail(self, state: dict[str, Any], head: dict[str, Any],
-              answer: AnswerFilter, config: RunnableConfig | None) -> dict[str, Any]:
+              answer: AnswerFilter) -> dict[str, Any]:
         checks = state["checks"]
         checks["removed_citations"] = answer.removed
         final = {**state, "answer": answer.text}
@@ -186,12 +189,12 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         return {"citations": citations, "grounded": grounded, "checks": checks,
                 "footer": footer}
 
-    def _run(self, state: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+    def _run(self, state: dict[str, Any]) -> dict[str, Any]:
         head = self._head(state)
         answer = self._filter(state)
         answer.feed(state["answer"])
         answer.flush()
-        tail = self._tail(state, head, answer, config)
+        tail = self._tail(state, head, answer)
         text = "" if tail["checks"].get("answer") else answer.text + tail.pop("footer")
         tail.pop("footer", None)
         return {**head, "answer": text, **tail}
@@ -223,7 +226,7 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
             yield []
             return
         piece = answer.flush()
-        tail = self._tail(state, head, answer, None)
+        tail = self._tail(state, head, answer)
         piece += tail.pop("footer")
         yield ([{"answer": piece}] if piece else []) + [tail]
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -87,7 +87,10 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("override", rf"\b(?:ignore|disregard|forget|override|bypass|skip)\s+{_WORDS}"
                  r"(?:previous|prior|above|earlier|preceding|original|other|system|existing)?\s*"
                  r"(?:instructions?|prompts?|rules|directions|guidelines|context|guardrails"
-                 r"|messages?|constraints)\b"),
+                 r"|messages?|constraints|documents|sources)\b"),
+    ("override", r"\bignorieren\s+sie\s+(?:alle\s+)?(?:vorherigen\s+)?anweisungen"
+                 r"|\bignorez\s+(?:toutes\s+)?les\s+instructions|\bignora\s+(?:todas\s+)?las"
+                 r"\s+instrucciones"),
     ("override", r"\b(?:ignore|disregard|forget)\s+(?:everything|what)\b"),
     ("role", r"\b(?:you\s+are\s+now|from\s+now\s+on,?\s+(?:you|the\s+assistant|respond|answer"
              r"|reply)|pretend\s+(?:to\s+be|you\s+are)|act\s+as\s+(?:an?\s+)?(?:unrestricted"
@@ -96,8 +99,10 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("address", r"(?:\b(?:note|message|instructions?)\s+(?:to|for)\s+(?:the\s+|any\s+|all\s+)?"
                 r"(?:ai|llm|assistant|language\s+model|chatbot|model|bot)s?\b"
                 r"|\bif\s+you\s+are\s+(?:an?\s+)?(?:ai|llm|language\s+model|assistant|chatbot)"
-                r"|\b(?:ai|llm|assistant|chatbot)s?\s*(?:reading|processing)\s+this\b"
-                r"|\b(?:dear|attention|hey)\s*,?\s+(?:ai|llm|assistant|chatbot|model)\b)"),
+                r"|\b(?:ai|llm|assistant|chatbot|model)s?\s*(?:reading|processing|replying\s+to"
+                r"|answering|summari[sz]ing)\s+this\b"
+                r"|\b(?:dear|attention|hey)\s*,?\s+(?:ai|llm|assistant|chatbot|model)\b"
+                r"|\bnote\s+to\s+system\b)"),
     ("command", r"\b(?:tell|inform|convince)\s+the\s+user\s+(?:that|to)\b"
                 r"|\b(?:respond|reply|answer)\s+(?:only\s+)?(?:with|by\s+saying)\s+[\"'“]"
                 r"|\b(?:instead|always)\s*,?\s+(?:respond|reply|answer|say|output|recommend)\b"
@@ -107,14 +112,37 @@ _RULES: tuple[tuple[str, str], ...] = (
                 r"|instructions|initial\s+prompt|hidden\s+prompt|api\s+keys?|secrets?)\b"
                 r"|\bsay\s+(?:exactly|only)\b"),
     ("exfiltrate", r"!\[[^\]]*\]\(https?://[^)]*[?&][^)]*=|\b(?:send|post|forward|upload|email)"
-                   r"\s+(?:the\s+|all\s+|this\s+|any\s+)?(?:conversation|chat|user'?s?|"
-                   r"question|data|credentials|keys?|secrets?|history)[^.]{0,40}"
-                   r"(?:https?://|to\s+\S+@)"),
+                   r"\s+(?:[\w']+\s+){0,3}(?:conversation|chat|user'?s?|question|data"
+                   r"|credentials|keys?|secrets?|history)[^.]{0,80}(?:https?://|to\s+\S+@)"
+                   r"|\bvisit\s+https?://\S+\s+and\s+(?:append|add|include|send)"),
     ("markup", r"<\|(?:im_start|im_end|system|user|assistant|endoftext)\|>|\[/?INST\]"
                r"|<<SYS>>|^\s*#{2,}\s*(?:system|instruction)s?\b|^\s*(?:system|assistant)\s*:"
                r"|</?\s*system\s*>"),
 )
 _COMPILED = tuple((name, re.compile(rule, re.IGNORECASE | re.MULTILINE)) for name, rule in _RULES)
+
+# The general rule: one sentence that both speaks about the answering frame (the user, the
+# question, the assistant, "your" rules) and gives an order. Documentation that explains
+# prompts rarely does both at once; planted instructions almost always do.
+_FRAME = re.compile(
+    r"\b(?:the\s+user(?:'s)?|users?'s?\s+question|your\s+(?:rules|instructions|task"
+    r"|guidelines|directions|prompt|restrictions|earlier|previous|real)|the\s+question"
+    r"|when\s+(?:responding|answering|replying|asked)|(?:correct|real|right)\s+answer"
+    r"|system\s+prompt|(?:the\s+)?assistant|whoever\s+(?:answers|reads|replies)"
+    r"|(?:ai|llm|chatbot)\b|to\s+system\b|following\s+as|next\s+paragraph|confidential"
+    r"|secrets?|login\s+details|verification|as\s+if\s+you\s+were)", re.IGNORECASE)
+_DIRECTIVE = re.compile(
+    r"(?:^|[.!?:;,]\s+|\b(?:please|kindly|and|then|instead|now)\s+)(?:do\s+not|don't|never"
+    r"|always|stop|ignore|disregard|forget|override|treat|pretend|act|respond|reply|answer"
+    r"|say|claim|tell|ask|reveal|share|add|write|skip|include|print|output|repeat|send"
+    r"|visit|do)\b|\b(?:should|must|may\s+now)\s+(?:claim|say|tell|answer|respond|reply"
+    r"|share|reveal|ignore|skip|include|add)\b|\bhave\s+changed\b|^\s*override\s*:",
+    re.IGNORECASE | re.MULTILINE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def _gives_orders(text: str) -> bool:
+    return any(_FRAME.search(s) and _DIRECTIVE.search(s) for s in _SENTENCE_END.split(text))
 
 
 def screen_text(text: str) -> list[str]:
@@ -131,7 +159,8 @@ def screen_text(text: str) -> list[str]:
         []
 
     """
-    return [name for name, rule in _COMPILED if rule.search(text)]
+    found = list(dict.fromkeys(name for name, rule in _COMPILED if rule.search(text)))
+    return [*found, "directive"] if _gives_orders(text) else found
 
 
 class ScreenInstructions(Guard):
@@ -154,6 +183,7 @@ class ScreenInstructions(Guard):
     """`fence` or `drop`."""
 
     def before_model(self, state: State) -> State:
+        """Screen `sources`; fence or drop the flagged ones."""
         kept: list[Document] = []
         flagged = state["checks"].setdefault("flagged", [])
         for doc in state["sources"]:
@@ -259,6 +289,7 @@ class RedactSecrets(Guard):
         return text
 
     def before_model(self, state: State) -> State:
+        """Mask the question, the history and the sources; keep the originals in the state."""
         vault: dict[str, str] = dict(state.get("redactions") or {})
         question = self.redact(state["question"], vault)
         history = [_redacted_message(m, self, vault) for m in state["chat_history"]]
@@ -275,6 +306,7 @@ class RedactSecrets(Guard):
                 "redactions": vault}
 
     def restore(self, text: str, state: State) -> str:
+        """Put the masked originals back where their placeholders appear."""
         vault = state.get("redactions") or {}
         if not vault:
             return text
@@ -338,6 +370,7 @@ class CheckAnswer(Guard):
     """The prompt's fixed text (without the context), to recognise an echo of it."""
 
     def after_model(self, state: State) -> State:
+        """Set `checks["answer"]` to `empty`, `repeats_prompt` or None."""
         answer = _normalised(state["answer"])
         problem = None
         if not answer:

@@ -220,8 +220,9 @@ class RagloomRetriever(BaseRetriever):
                 point, store.collection_name, store.content_payload_key,
                 store.metadata_payload_key,
             )
-            vectors = point.vector if isinstance(point.vector, dict) else {}
-            vector = vectors.get(store.vector_name)
+            # An unnamed ("") dense vector comes back bare, a named one in a mapping.
+            vector = (point.vector.get(store.vector_name) if isinstance(point.vector, dict)
+                      else point.vector)
             if isinstance(vector, list) and vector:
                 doc.metadata["relevance"] = _cosine(dense, vector)  # type: ignore[arg-type]
             pairs.append((doc, point.score))
