@@ -36,7 +36,8 @@ def seeded(cfg: RagConfig, docs: list[Document] = DOCS, **kwargs: Any) -> Any:
 
 
 def chat_bodies(vcr: Any) -> list[str]:
-    return [str(r.body) for r in vcr.requests
+    return [r.body.decode() if isinstance(r.body, bytes) else str(r.body)
+            for r in vcr.requests
             if urlsplit(r.uri).path in {"/api/chat", "/v1/chat/completions"}]
 
 
@@ -125,8 +126,8 @@ def test_planted_instruction_document_is_flagged_and_fenced(cfg: RagConfig, vcr:
 
 def fake_chain(answers: list[str], docs: list[Document], **cfg: Any) -> Any:
     collection = f"fake_{uuid.uuid4().hex[:8]}"  # the :memory: client is shared
-    config = RagConfig(qdrant={"location": ":memory:", "collection": collection},
-                       answer={"min_relevance": None}, **cfg)
+    cfg = {"answer": {"min_relevance": None}, **cfg}
+    config = RagConfig(qdrant={"location": ":memory:", "collection": collection}, **cfg)
     store = build_vector_store(config, embeddings=DeterministicFakeEmbedding(size=8))
     store.add_documents(docs)
     return build_rag_chain(config, llm=FakeListChatModel(responses=answers),
