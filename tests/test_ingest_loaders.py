@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import os
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,8 @@ from ragloom._loaders import (
     glob_regex,
     is_under,
     load_sections,
-    source_id,
 )
+from ragloom._sources import source_id
 
 DATA = Path(__file__).parent / "data" / "docs"
 
@@ -161,11 +162,13 @@ def test_discover_yields_a_named_file_whatever_its_pattern(tmp_path: Path) -> No
     assert list(discover([tmp_path / "notes.rst"], ["**/*.md"])) == [tmp_path / "notes.rst"]
 
 
-def test_source_id_relative_under_cwd_else_absolute(tmp_path: Path) -> None:
-    assert source_id(tmp_path / "docs" / ".." / "docs" / "a.md", cwd=tmp_path) == "docs/a.md"
-    assert source_id("docs/a.md", cwd=tmp_path) == "docs/a.md"
-    assert source_id("/opt/x.md", cwd=tmp_path) == "/opt/x.md"
-    assert source_id(tmp_path, cwd=tmp_path) == "."
+def test_source_id_relative_under_root_else_absolute(tmp_path: Path) -> None:
+    root = os.path.realpath(tmp_path)
+    assert source_id(tmp_path / "docs" / ".." / "docs" / "a.md", root) == "docs/a.md"
+    assert source_id("docs/a.md", root) == "docs/a.md"  # the test runs in tmp_path
+    assert source_id("/opt/x.md", root) == "/opt/x.md"
+    assert source_id(tmp_path, root) == "."
+    assert source_id(tmp_path / "a.md", None) == Path(root, "a.md").as_posix()
 
 
 @pytest.mark.parametrize(("source", "root", "expected"), [

@@ -1,7 +1,7 @@
 """Private helpers of `ragloom.ingestion`: files in, chunks out; what Qdrant holds.
 
-Find, name, load and split files; read and change the collection's points
-(`Ledger`); run a pipeline's tasks together (`all_or_nothing`).
+Find, load and split files (`ragloom._sources` names them); read and change the
+collection's points (`Ledger`); run a pipeline's tasks together (`all_or_nothing`).
 
 Every loader takes the file's bytes (read once, hashed once) and returns sections:
 `(text, metadata)` pairs, one per PDF page, one per Markdown header section, one for
@@ -18,6 +18,7 @@ import io
 import os
 import re
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple, TypeVar
@@ -26,9 +27,9 @@ from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharac
 from qdrant_client import QdrantClient, models
 
 __all__ = [
-    "CHUNK_NAMESPACE", "INGEST_KEY", "MISSING", "Chunk", "Ledger",
-    "LoadError", "Splitter", "all_or_nothing", "chunk_id", "discover", "glob_regex", "is_embedded",
-    "is_under", "load_sections", "read_file", "source_id",
+    "CHUNK_NAMESPACE", "INGEST_KEY", "MAX_LABEL", "MISSING", "Chunk", "EmptyFile", "Ledger",
+    "LoadError", "Splitter", "all_or_nothing", "chunk_id", "discover", "glob_regex",
+    "is_embedded", "is_under", "load_sections", "read_file",
 ]
 
 CHUNK_NAMESPACE = uuid.UUID("bcdb032d-3792-586e-be8c-5b7503013096")
@@ -38,6 +39,8 @@ INGEST_KEY = "ingest"
 """Top-level payload key: "<file_hash> <chunk_count> <chunking> <source>", the same on
 every chunk of a file version, so one facet request tallies what is stored per file."""
 PAGE = 4096
+MAX_LABEL = 256
+"""Longest metadata string kept on a chunk (a header, a title): every chunk carries a copy."""
 T = TypeVar("T")
 Tally = dict[str, dict[tuple[str, int, str], int]]
 
@@ -54,6 +57,10 @@ class LoadError(Exception):
     """A file cannot be ingested; the message is the reason shown to the user."""
 
 
+class EmptyFile(LoadError):
+    """The file holds no text (0 bytes, whitespace, or only markup): nothing to ingest."""
+
+
 def chunk_id(source: str, index: int, text: str) -> str:
     """The Qdrant point id of a chunk: UUIDv5 of source, index and content hash.
 
@@ -66,27 +73,8 @@ def chunk_id(source: str, index: int, text: str) -> str:
     return str(uuid.uuid5(CHUNK_NAMESPACE, f"{source}\0{index}\0{digest}"))
 
 
-def source_id(path: str | os.PathLike[str], cwd: Path | None = None) -> str:
-    """The `source` stored for a path: posix, relative to the cwd when under it.
-
-    Example:
-        >>> source_id("/srv/docs/a.md", cwd=Path("/srv"))
-        'docs/a.md'
-        >>> source_id("/elsewhere/b.md", cwd=Path("/srv"))
-        '/elsewhere/b.md'
-
-    """
-    base = os.fspath(cwd or Path.cwd())
-    absolute = os.path.normpath(os.path.join(base, os.fspath(path)))
-    if absolute == base:
-        return "."
-    if absolute.startswith(base.rstrip(os.sep) + os.sep):
-        absolute = absolute[len(base.rstrip(os.sep)) + 1:]
-    return Path(absolute).as_posix()
-
-
 def is_under(source: str, root: str) -> bool:
-    """Whether `source` is `root` or lies inside it (both as `source_id` returns them).
+    """Whether `source` is `root` or lies inside it (both as `_sources.source_id` returns them).
 
     Example:
         >>> is_under("docs/a.md", "docs"), is_under("docsx/a.md", "docs"), is_under("a.md", ".")
@@ -126,10 +114,15 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
-def _walk(root: str, regexes: list[re.Pattern[str]]) -> list[Path]:
+def _walk(root: str, regexes: list[re.Pattern[str]], unreadable: list[OSError]) -> list[Path]:
     found, visited = [], set()
-    for folder, dirs, names in os.walk(root, followlinks=True):
-        info = os.stat(folder)
+    for folder, dirs, names in os.walk(root, onerror=unreadable.append, followlinks=True):
+        try:
+            info = os.stat(folder)
+        except OSError as exc:
+            unreadable.append(exc)
+            dirs.clear()
+            continue
         if (info.st_dev, info.st_ino) in visited:  # a symlink loop
             dirs.clear()
             continue
@@ -145,17 +138,20 @@ def _walk(root: str, regexes: list[re.Pattern[str]]) -> list[Path]:
     return sorted(found)
 
 
-def discover(roots: Iterable[str | os.PathLike[str]], patterns: list[str]) -> Iterator[Path]:
+def discover(roots: Iterable[str | os.PathLike[str]], patterns: list[str],
+             unreadable: list[OSError] | None = None) -> Iterator[Path]:
     """Files to ingest: named files as given, folders searched with glob `patterns`.
 
     Inside folders, names starting with a dot are skipped (files and folders). Results
     are unique and sorted within each root; a missing root is yielded as is (the
-    caller reports it).
+    caller reports it). Folders that cannot be listed are appended to `unreadable`
+    (the error, with its `filename`), so the caller can report them.
     """
     regexes = [glob_regex(p) for p in patterns]
     seen: set[str] = set()
+    errors = unreadable if unreadable is not None else []
     for root in roots:
-        found = _walk(os.fspath(root), regexes) if os.path.isdir(root) else [Path(root)]
+        found = _walk(os.fspath(root), regexes, errors) if os.path.isdir(root) else [Path(root)]
         for path in found:
             key = os.path.abspath(path)
             if key not in seen:
@@ -271,11 +267,18 @@ def load_sections(path: Path, data: bytes) -> list[Section]:
         raise LoadError(f"unsupported file type {path.suffix or '(none)'!r}: ragloom reads "
                         + ", ".join(sorted(_LOADERS)))
     if not data:
-        raise LoadError("empty file")
-    sections = [(text, meta) for text, meta in loader(data) if text.strip()]
+        raise EmptyFile("empty file")
+    sections = [(text, _capped(meta)) for text, meta in loader(data) if text.strip()]
     if not sections:
-        raise LoadError("no text in the file (only whitespace or markup)")
+        raise EmptyFile("no text in the file (only whitespace or markup)")
     return sections
+
+
+def _capped(meta: dict[str, Any]) -> dict[str, Any]:
+    # Every chunk of a section carries its metadata: a 300 KB header line copied into
+    # each chunk would multiply the store by the chunk count.
+    return {key: value[:MAX_LABEL - 1] + "…" if isinstance(value, str) and len(value) > MAX_LABEL
+            else value for key, value in meta.items()}
 
 
 class Chunk(NamedTuple):
@@ -333,6 +336,10 @@ def is_embedded(client: QdrantClient) -> bool:
     return isinstance(getattr(client, "_client", None), QdrantLocal)
 
 
+_PINNED_ROOTS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+"""client → {collection: source root}: in-memory collections live as long as their client."""
+
+
 class Ledger:
     """What a collection holds, read and changed through its client, page by page."""
 
@@ -350,6 +357,15 @@ class Ledger:
             return fn(*args, **kwargs)
         return await asyncio.to_thread(fn, *args, **kwargs)
 
+    def pinned_root(self, root: str) -> str:
+        """The root sources are named against in this collection, `root` if none yet.
+
+        For in-memory collections, which live as long as their client: the first root
+        asked for is kept on the client, so a later run from another directory names
+        the same file the same way.
+        """
+        return _PINNED_ROOTS.setdefault(self.client, {}).setdefault(self.collection, root)
+
     def source_in(self, sources: list[str]) -> models.FieldCondition:
         """A filter condition: the point's `source` is one of `sources`."""
         return models.FieldCondition(key=f"{self.meta}.source",
@@ -362,14 +378,14 @@ class Ledger:
                 await self.call(self.client.create_payload_index, self.collection, key,
                                 models.PayloadSchemaType.KEYWORD)
 
-    async def scroll(self, flt: models.Filter | None,
-                     fields: list[str] | bool) -> AsyncIterator[Any]:
-        """Every point matching `flt`, without vectors."""
+    async def scroll(self, flt: models.Filter | None, fields: list[str] | bool,
+                     with_vectors: bool = False) -> AsyncIterator[Any]:
+        """Every point matching `flt`, without vectors unless asked."""
         offset: Any = None
         while True:
             records, offset = await self.call(
                 self.client.scroll, self.collection, scroll_filter=flt, limit=PAGE,
-                offset=offset, with_payload=fields, with_vectors=False)
+                offset=offset, with_payload=fields, with_vectors=with_vectors)
             for record in records:
                 yield record
             if offset is None:

@@ -41,7 +41,7 @@ from typing_extensions import NotRequired
 
 from ragloom._citations import AnswerFilter, sources_footer
 from ragloom.config import RagConfig, load_config
-from ragloom.errors import ConfigError
+from ragloom.errors import InvalidInput
 from ragloom.guards import Guard, build_guards
 from ragloom.prompts import (
     DEFAULT_SYSTEM_TEMPLATE,
@@ -103,24 +103,42 @@ class RagOutput(TypedDict):
     `repeats_prompt` or None)."""
 
 
+_INPUT_FORMS = ("a question string, or {'question': str, 'chat_history': [...]} where each"
+                " turn is a message, a (role, text) pair or a {'role': ..., 'content': ...} dict")
+
+
 def _prepare(value: str | dict[str, Any]) -> dict[str, Any]:
     if isinstance(value, str):
         return {"question": value, "chat_history": []}
     if not isinstance(value, dict) or not isinstance(value.get("question"), str):
-        raise ConfigError(
-            "the chain takes a question string or {'question': str, 'chat_history': [...]};"
-            f" got {type(value).__name__}"
+        raise InvalidInput(
+            f"the chain takes {_INPUT_FORMS}; got {type(value).__name__}"
             + (f" with keys {sorted(value)}" if isinstance(value, dict) else "")
         )
-    history = convert_to_messages(value.get("chat_history") or [])
-    return {"question": value["question"], "chat_history": history}
+    history = value.get("chat_history") or []
+    # A string is a Sequence too: convert_to_messages would read each character as a turn.
+    if isinstance(history, str | bytes) or not isinstance(history, Sequence):
+        raise InvalidInput(
+            f"chat_history must be a list of turns, oldest first; got {type(history).__name__}"
+            f" ({str(history)[:40]!r}). Pass e.g. [('human', 'Hi'), ('ai', 'Hello.')]"
+        )
+    try:
+        messages = convert_to_messages(history)
+    except (ValueError, TypeError, NotImplementedError) as exc:
+        raise InvalidInput(
+            f"chat_history holds a turn that is not a message: {str(exc).splitlines()[0]}"
+            ". Each turn is a"
+            " message, a (role, text) pair or a {'role': ..., 'content': ...} dict"
+        ) from None
+    return {"question": value["question"], "chat_history": messages}
 
 
 def _guarded_input(
     inputs: dict[str, Any], guards: Sequence[Guard], config: RunnableConfig
 ) -> dict[str, Any]:
-    checks: dict[str, Any] = {"top_relevance": None, "below_relevance": 0, "removed_citations": [],
-              "flagged": [], "redacted": {}, "answer": None}
+    checks: dict[str, Any] = {"top_relevance": None, "below_relevance": 0,
+                              "removed_citations": [], "flagged": [], "redacted": {},
+                              "answer": None}
     state = {**inputs, "original_question": inputs["question"], "sources": [], "checks": checks}
     for guard in guards:  # the question and history, before any of it reaches a model
         state = guard.invoke(state, config)
@@ -282,6 +300,7 @@ def build_rag_chain(
 
     Raises:
         ConfigError: Invalid configuration or prompt template.
+        InvalidInput: (when called) a payload that is not a question or `RagInput`.
 
     Example:
         >>> from langchain_core.language_models import FakeListChatModel

@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -29,7 +30,9 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
+from ragloom._redact import mask_url
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import RagloomError
 
@@ -59,7 +62,8 @@ def _run(action: Callable[[], T]) -> T:
     try:
         return action()
     except RagloomError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+                          soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -72,7 +76,8 @@ def _sources_table(sources: list[Any]) -> Table:
     for n, doc in enumerate(sources, start=1):
         meta = doc.metadata
         score = meta.get("score")
-        table.add_row(str(n), str(meta.get("source", doc.id or "")),
+        # A file name is data, not markup: "[/bold] a.txt" must print as is.
+        table.add_row(str(n), Text(str(meta.get("source", doc.id or ""))),
                       "" if meta.get("page") is None else str(meta["page"]),
                       "" if score is None else f"{score:.3f}")
     return table
@@ -98,32 +103,35 @@ def _stream_answer(cfg: RagConfig, payload: str | dict[str, Any]) -> tuple[str, 
 
 def _print_checks(tail: dict[str, Any]) -> None:
     """Say what the answer rests on: its citations, abstention, and what the checks found."""
+    # Text, not markup: sources and citations come from documents and the model.
     checks = tail.get("checks") or {}
     cited = ", ".join(f"[{d.metadata['citation']}]" for d in tail.get("citations") or [])
     if tail.get("grounded") is False:
         reason = {"empty": "the model gave an empty answer",
                   "repeats_prompt": "the model only repeated the prompt"}.get(
                       str(checks.get("answer")), "no retrieved document is relevant enough")
-        console.print(f"[yellow]grounded: false[/] ({reason})", highlight=False)
+        console.print(Text.assemble(("grounded: false", "yellow"), f" ({reason})"))
     elif cited:
-        console.print(f"cited: {cited}", highlight=False)
+        console.print(Text(f"cited: {cited}"))
     if checks.get("removed_citations"):
         removed = ", ".join(f"[{n}]" for n in checks["removed_citations"])
-        console.print(f"[yellow]removed citations without a source:[/] {removed}")
+        console.print(Text.assemble(("removed citations without a source:", "yellow"),
+                                    f" {removed}"))
     for flag in checks.get("flagged") or []:
-        console.print(f"[yellow]{flag['action']}:[/] {flag['source']} holds instructions"
-                      f" ({', '.join(flag['rules'])})", highlight=False)
+        console.print(Text.assemble((f"{flag['action']}:", "yellow"),
+                                    f" {flag['source']} holds instructions"
+                                    f" ({', '.join(flag['rules'])})"))
 
 
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
     config: ConfigOption = None,
-    k: Annotated[int | None, typer.Option(help="Documents to retrieve.")] = None,
+    k: Annotated[int | None, typer.Option(min=1, help="Documents to retrieve (>= 1).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Answer a question from the ingested documents, streaming the answer, then its sources."""
-    overrides: dict[str, Any] = {"retrieval": {"k": k}} if k else {}
+    overrides: dict[str, Any] = {"retrieval": {"k": k}} if k is not None else {}
     cfg = _run(lambda: load_config(config, **overrides))
     if as_json:
         from ragloom.chains import build_rag_chain
@@ -184,7 +192,8 @@ def ingest(
             err_console.print("[yellow]interrupted:[/] files already settled are stored; run the"
                               " same command again to finish (nothing is duplicated).")
             raise typer.Exit(130) from None
-    table = Table(title=f"Ingested into {cfg.qdrant.collection!r} in {report.duration_s:.1f} s")
+    table = Table(title=Text(
+        f"Ingested into {cfg.qdrant.collection!r} in {report.duration_s:.1f} s"))
     for column in ("added", "updated", "unchanged", "deleted", "failed", "chunks written",
                    "chunks deleted"):
         table.add_column(column, justify="right")
@@ -193,7 +202,8 @@ def ingest(
                   str(report.chunks_deleted))
     console.print(table)
     for failure in report.failed:
-        err_console.print(f"[red]failed:[/] {failure.path}: {failure.reason}", highlight=False)
+        err_console.print(f"[red]failed:[/] {escape(f'{failure.path}: {failure.reason}')}",
+                          highlight=False)
     if report.failed:
         raise typer.Exit(2)
 
@@ -229,7 +239,7 @@ def show_config(
         print(json.dumps(data, indent=2))
         return
     source = config if config is not None else _run(config_file)
-    console.print(f"# config file: {source or '(none)'}", style="dim", highlight=False)
+    console.print(Text(f"# config file: {source or '(none)'}"), style="dim", highlight=False)
     print(yaml.safe_dump(data, sort_keys=False), end="")
 
 
@@ -248,10 +258,12 @@ def doctor(
         raise typer.Exit(report.exit_code)
     styles = {"ok": "green", "warn": "yellow", "fail": "bold red"}
     for check in report.checks:
-        console.print(f"[{styles[check.status]}]{check.symbol}[/] {check.name}: {check.detail}",
+        console.print(f"[{styles[check.status]}]{check.symbol}[/]"
+                      f" {escape(f'{check.name}: {check.detail}')}",
                       highlight=False, soft_wrap=True)
         if check.fix and check.status != "ok":
-            console.print(f"    fix: {check.fix}", style="dim", highlight=False, soft_wrap=True)
+            console.print(Text(f"    fix: {check.fix}"), style="dim", highlight=False,
+                          soft_wrap=True)
     raise typer.Exit(report.exit_code)
 
 
@@ -290,8 +302,9 @@ def pull(
                                 total=p.total, completed=p.completed or 0)
 
             _run(lambda: pull_model(model, base_url=url, on_progress=on_progress,  # noqa: B023
-                                    headers=cfg.llm.headers or None))
-        console.print(f"[green]✓[/] pulled {model} at {url}", highlight=False)
+                                    headers=cfg.llm.header_values() or None))
+        console.print(f"[green]✓[/] {escape(f'pulled {model} at {mask_url(url)}')}",
+                      highlight=False)
 
 
 @app.command("eval")
@@ -299,7 +312,7 @@ def eval_retrieval(
     dataset: Annotated[Path, typer.Argument(
         help='JSONL of {"question": ..., "relevant_sources": [...]} lines.')],
     config: ConfigOption = None,
-    k: Annotated[int | None, typer.Option(help="Cut-off (default: retrieval.k).")] = None,
+    k: Annotated[int | None, typer.Option(min=1, help="Cut-off (default: retrieval.k).")] = None,
     mode: Annotated[str | None, typer.Option(help="dense | sparse | hybrid.")] = None,
     search: Annotated[str | None, typer.Option(help="similarity | mmr | threshold.")] = None,
     json_out: Annotated[Path | None, typer.Option(
@@ -331,7 +344,7 @@ def eval_retrieval(
         data["answers"] = _eval_answers(dataset, cfg)
     if json_out is not None:
         json_out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        console.print(f"wrote {json_out}", style="dim", highlight=False)
+        console.print(Text(f"wrote {json_out}"), style="dim", highlight=False)
 
 
 def _eval_answers(dataset: Path, cfg: RagConfig) -> dict[str, Any]:

@@ -16,14 +16,25 @@ Example:
 from __future__ import annotations
 
 import contextvars
+import difflib
 import os
+import re
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,6 +43,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from ragloom._redact import mask_url
 from ragloom.errors import ConfigError
 
 __all__ = [
@@ -44,12 +56,16 @@ __all__ = [
     "QdrantSettings",
     "RagConfig",
     "RetrievalSettings",
+    "keep_alive_seconds",
     "load_config",
+    "parse_keep_alive",
 ]
 
 ENV_PREFIX = "RAGLOOM_"
 CONFIG_ENV_VAR = "RAGLOOM_CONFIG"
 DEFAULT_CONFIG_FILES = ("ragloom.yaml", "ragloom.yml", "ragloom.toml")
+
+_URL_FIELDS = frozenset({"base_url", "url"})
 
 _explicit_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
     "ragloom_config_file", default=None
@@ -57,10 +73,97 @@ _explicit_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_default=True)
+    # validate_assignment: `cfg.llm.headers = {...}` stores secrets too, and is checked.
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_default=True,
+                              validate_assignment=True)
+
+    @field_serializer("base_url", "url", when_used="json", check_fields=False)
+    def _mask_url_password(self, value: str | None) -> str | None:
+        # JSON output is for people and files, like SecretStr's: no password in a URL.
+        return mask_url(value)
+
+    def __repr_args__(self) -> Any:
+        # A URL may carry a password (http://user:pw@host): the repr shows it masked.
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if name in _URL_FIELDS and isinstance(value, str) else value
 
 
-class LLMSettings(_Section):
+# Ollama reads keep_alive as a number of seconds or a Go duration ("5m", "1h30m", "-1m");
+# any negative value keeps the model loaded for ever.
+_GO_DURATION = re.compile(r"^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+$")
+_NUMBER = re.compile(r"^[-+]?\d+(\.\d*)?$")
+_GO_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
+                    "h": 3600.0}
+_KEEP_ALIVE_FORMS = ("a duration such as '30m', '1h30m' or '90s', a number of seconds"
+                     " such as 300, 0 to unload at once, or -1 to keep the model loaded")
+
+
+def parse_keep_alive(value: str | int | float | None) -> str | int | None:
+    """Check an Ollama `keep_alive`; a number written as text ("-1") becomes a number.
+
+    Raises:
+        ValueError: Not a form Ollama accepts (the message lists them).
+
+    Example:
+        >>> parse_keep_alive("1h30m"), parse_keep_alive("-1"), parse_keep_alive(300)
+        ('1h30m', -1, 300)
+
+    """
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if _NUMBER.match(text):
+            return int(float(text))
+        if _GO_DURATION.match(text):
+            return text
+    raise ValueError(
+        f"keep_alive {value!r} is not a duration Ollama accepts: use {_KEEP_ALIVE_FORMS}")
+
+
+def keep_alive_seconds(value: str | int | None) -> int | None:
+    """`keep_alive` in whole seconds (negative: for ever), for clients that want a number.
+
+    Example:
+        >>> keep_alive_seconds("1h30m"), keep_alive_seconds("-1m"), keep_alive_seconds(None)
+        (5400, -1, None)
+
+    """
+    value = parse_keep_alive(value)
+    if not isinstance(value, str):
+        return value
+    sign = -1 if value.startswith("-") else 1
+    parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)", value)
+    seconds = sum(float(number) * _GO_UNIT_SECONDS[unit] for number, unit in parts)
+    return -1 if sign < 0 and seconds > 0 else int(seconds)
+
+
+class _HTTPSection(_Section):
+    """A section whose model talks HTTP: the header values are secrets."""
+
+    if TYPE_CHECKING:
+        headers: dict[str, SecretStr]
+
+    @field_validator("keep_alive", mode="before", check_fields=False)
+    @classmethod
+    def _check_keep_alive(cls, value: Any) -> str | int | None:
+        return parse_keep_alive(value)
+
+    def header_values(self) -> dict[str, str]:
+        """The `headers` in clear, for the HTTP client only (never print them).
+
+        Example:
+            >>> LLMSettings(headers={"X-Token": "t"}).header_values()
+            {'X-Token': 't'}
+
+        """
+        return {name: value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+                for name, value in self.headers.items()}
+
+
+class LLMSettings(_HTTPSection):
     """The chat model."""
 
     provider: str = "ollama"
@@ -71,15 +174,15 @@ class LLMSettings(_Section):
     """Server URL. Ollama: `OLLAMA_HOST` or http://127.0.0.1:11434; OpenAI: the API's own."""
     api_key: SecretStr | None = None
     """API key. `openai` falls back to `OPENAI_API_KEY`; never logged or recorded."""
-    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    headers: dict[str, SecretStr] = Field(default_factory=dict, repr=False)
     """Extra HTTP headers for every request (e.g. auth for an Ollama behind a proxy); masked."""
     temperature: float = 0.1
     """Sampling temperature."""
     num_ctx: int | None = 8192
     """Ollama only: context window in tokens (Ollama's default is small and truncates silently)."""
     keep_alive: str | int | None = "30m"
-    """Ollama only: how long the model stays loaded between calls."""
-    timeout_s: float = 120.0
+    """Ollama only: how long the model stays loaded ("30m", "1h30m", 300; -1: for ever)."""
+    timeout_s: float = Field(120.0, gt=0)
     """Request timeout in seconds; covers a cold model load."""
     max_retries: int = Field(2, ge=0)
     """Retries for transient failures (connection reset, 5xx, 429)."""
@@ -89,7 +192,7 @@ class LLMSettings(_Section):
     """Passed through unchanged to the LangChain chat model class."""
 
 
-class EmbeddingsSettings(_Section):
+class EmbeddingsSettings(_HTTPSection):
     """The embedding model."""
 
     provider: str = "ollama"
@@ -100,11 +203,11 @@ class EmbeddingsSettings(_Section):
     """Server URL; same defaults as `llm.base_url`."""
     api_key: SecretStr | None = None
     """API key. `openai` falls back to `OPENAI_API_KEY`; never logged or recorded."""
-    headers: dict[str, str] = Field(default_factory=dict, repr=False)
-    """Extra HTTP headers for every request."""
+    headers: dict[str, SecretStr] = Field(default_factory=dict, repr=False)
+    """Extra HTTP headers for every request; masked like the API key."""
     keep_alive: str | int | None = "30m"
-    """Ollama only: how long the model stays loaded between calls."""
-    timeout_s: float = 120.0
+    """Ollama only: how long the model stays loaded ("30m", "1h30m", 300; -1: for ever)."""
+    timeout_s: float = Field(120.0, gt=0)
     """Request timeout in seconds; covers a cold model load."""
     batch_size: int = Field(64, ge=1)
     """Texts per embedding request."""
@@ -141,8 +244,8 @@ class QdrantSettings(_Section):
     """Keep vectors on disk instead of in RAM (new collections)."""
     quantization: Literal["scalar"] | None = None
     """`scalar`: int8 scalar quantization for a new collection."""
-    timeout_s: float | None = None
-    """Request timeout for a Qdrant server."""
+    timeout_s: float | None = Field(None, gt=0)
+    """Request timeout for a Qdrant server, in seconds."""
 
 
 class RetrievalSettings(_Section):
@@ -164,6 +267,17 @@ class RetrievalSettings(_Section):
     """A Qdrant filter as a mapping, or `{"key": value}` for exact payload matches."""
     multi_query: bool = False
     """Ask the chat model for variants of the question and merge their results."""
+
+    @field_validator("filter")
+    @classmethod
+    def _no_null_match(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value and not {"must", "should", "must_not", "min_should"} & set(value):
+            nulls = [key for key, match in value.items() if match is None]
+            if nulls:
+                empty = {"must": [{"is_empty": {"key": f"metadata.{nulls[0]}"}}]}
+                raise ValueError(f"{nulls[0]!r} is null: an exact match needs a value; to"
+                                 f" select documents without it write {empty}")
+        return value
 
 
 class PromptSettings(_Section):
@@ -216,6 +330,8 @@ class IngestSettings(_Section):
                                  "**/*.htm", "**/*.pdf"]
     )
     """Patterns of files picked up inside a folder."""
+    root: str | None = None
+    """Folder that stored sources are relative to; null: the folder holding the store."""
 
 
 class RagConfig(BaseSettings):
@@ -254,6 +370,7 @@ class RagConfig(BaseSettings):
     """Checks around the chat model: redaction, screening, output checks."""
 
     def __init__(self, **values: Any) -> None:
+        _check_environment()
         try:
             super().__init__(**values)
         except ValidationError as exc:
@@ -287,17 +404,19 @@ class RagConfig(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """The configuration as plain data with every secret shown as `**********`.
 
-        Secrets are the API keys and the values of `headers` (often a bearer token).
+        Secrets are the API keys, the values of `headers` (often a bearer token) and a
+        password or token inside `base_url` / `qdrant.url`.
 
         Example:
             >>> RagConfig(llm={"api_key": "sk-123"}).masked()["llm"]["api_key"]
             '**********'
 
         """
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json")  # SecretStr (api keys, header values) masked
         for section in data.values():
-            if isinstance(section, dict) and section.get("headers"):
-                section["headers"] = dict.fromkeys(section["headers"], "**********")
+            for key in ("base_url", "url"):  # a password inside a URL
+                if isinstance(section.get(key), str):
+                    section[key] = mask_url(section[key])
         return data
 
 
@@ -314,11 +433,61 @@ def config_file() -> Path | None:
         if path.suffix not in {".yaml", ".yml", ".toml"}:
             raise ConfigError(f"config file {str(path)!r} must end in .yaml, .yml or .toml")
         return path
-    for name in DEFAULT_CONFIG_FILES:
-        candidate = Path.cwd() / name
-        if candidate.is_file():
-            return candidate
-    return None
+    present = [Path.cwd() / name for name in DEFAULT_CONFIG_FILES if (Path.cwd() / name).is_file()]
+    if len(present) > 1:
+        names = " and ".join(str(path) for path in present)
+        raise ConfigError(
+            f"found {names}: ragloom reads one config file. Choose it with"
+            f" {CONFIG_ENV_VAR}=<file> (or `--config <file>`), or remove the other"
+        )
+    return present[0] if present else None
+
+
+# RAGLOOM_* variables ragloom reads that are not settings.
+_NON_SETTING_ENV = {CONFIG_ENV_VAR}
+
+
+def _setting_paths() -> list[str]:
+    """Every settable path, as `section` and `section__key` (lower case)."""
+    paths = []
+    for section, field in RagConfig.model_fields.items():
+        paths.append(section)
+        model = field.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            paths += [f"{section}__{key}" for key in model.model_fields]
+    return paths
+
+
+def _check_environment() -> None:
+    """Refuse a `RAGLOOM_SECTION__KEY` variable naming no section: it would do nothing.
+
+    pydantic-settings silently ignores such a variable (a misspelt section such as
+    `RAGLOOM_RETRIVAL__K`); an unknown key inside a known section is already an error.
+    A variable without `__` that resembles a section is only warned about: other tools
+    may use the prefix for their own variables.
+    """
+    sections = list(RagConfig.model_fields)
+    for name in os.environ:
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in _NON_SETTING_ENV:
+            continue
+        path = upper.removeprefix(ENV_PREFIX).lower()
+        section, sep, _ = path.partition("__")
+        if section in sections:
+            continue
+        if sep:
+            closest = difflib.get_close_matches(path, _setting_paths(), n=1, cutoff=0.6)
+            hint = (f"did you mean {ENV_PREFIX}{closest[0].upper()}?" if closest
+                    else f"the sections are: {', '.join(sections)}.")
+            raise ConfigError(
+                f"environment variable {name} names no ragloom setting ({section!r} is not"
+                f" a section); {hint} Rename or unset it"
+            )
+        closest = difflib.get_close_matches(path, [*sections, "config"], n=1, cutoff=0.75)
+        if closest:
+            warnings.warn(
+                f"environment variable {name} is not a ragloom setting; did you mean"
+                f" {ENV_PREFIX}{closest[0].upper()}?", UserWarning, stacklevel=3)
 
 
 @contextmanager

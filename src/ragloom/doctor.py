@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import httpx
 
+from ragloom._redact import redact
 from ragloom.config import EmbeddingsSettings, LLMSettings, RagConfig, load_config
 from ragloom.errors import RagloomError
 from ragloom.providers._errors import ollama_url
@@ -60,6 +61,13 @@ class Check:
     """What was found."""
     fix: str | None = None
     """The command or setting that fixes a `warn` or `fail`."""
+
+    def __post_init__(self) -> None:
+        # A URL with a password (OLLAMA_HOST=http://user:pw@host) is shown masked.
+        for name in ("name", "detail", "fix"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, redact(value))
 
     @property
     def symbol(self) -> str:
@@ -102,7 +110,7 @@ class DoctorReport:
 
 
 def _headers(settings: LLMSettings | EmbeddingsSettings) -> dict[str, str]:
-    return dict(settings.headers)
+    return settings.header_values()
 
 
 class _Ollama:
@@ -245,7 +253,7 @@ def _check_openai(settings: LLMSettings | EmbeddingsSettings, role: str,
     base = (settings.base_url or "https://api.openai.com/v1").rstrip("/")
     key = (settings.api_key.get_secret_value() if settings.api_key
            else os.environ.get("OPENAI_API_KEY", "not-needed"))
-    headers = {"Authorization": f"Bearer {key}", **settings.headers}
+    headers = {"Authorization": f"Bearer {key}", **settings.header_values()}
     try:
         response = httpx.get(f"{base}/models", headers=headers, timeout=timeout_s)
     except httpx.HTTPError as exc:

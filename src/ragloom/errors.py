@@ -15,10 +15,15 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
+from ragloom._redact import mask_url, redact
+
 __all__ = [
     "CollectionMismatch",
     "ConfigError",
     "IngestError",
+    "InvalidInput",
     "ModelNotFound",
     "ProviderTimeout",
     "ProviderUnavailable",
@@ -38,7 +43,12 @@ class RagloomError(Exception):
         ...     print(type(exc).__name__)
         ConfigError
 
+    A password or token inside a URL never reaches the message: it is shown as `****`.
+
     """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class ConfigError(RagloomError, ValueError):
@@ -51,6 +61,19 @@ class ConfigError(RagloomError, ValueError):
         ... except ConfigError as exc:
         ...     print("nosuch" in str(exc))
         True
+
+    """
+
+
+class InvalidInput(RagloomError, ValueError):
+    """One call got input it cannot use (a chain payload, a filter); the config is fine.
+
+    Example:
+        >>> from ragloom import InvalidInput, build_rag_chain
+        >>> try:  # doctest: +SKIP
+        ...     build_rag_chain().invoke({"question": "Why?", "chat_history": "earlier"})
+        ... except InvalidInput as exc:
+        ...     print(exc)  # chat_history must be a list of messages or (role, text) pairs
 
     """
 
@@ -70,8 +93,8 @@ class ProviderUnavailable(RagloomError, ConnectionError):
 
     def __init__(self, message: str, *, url: str | None = None) -> None:
         super().__init__(message)
-        self.url = url
-        """The URL that could not be reached, if known."""
+        self.url = mask_url(url)
+        """The URL that could not be reached, if known (a password in it masked)."""
 
 
 class ProviderTimeout(ProviderUnavailable, TimeoutError):

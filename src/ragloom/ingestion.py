@@ -1,11 +1,13 @@
 """Ingestion: files → chunks → embeddings → Qdrant, repeating nothing and losing nothing.
 
-Each chunk's point id is UUIDv5 of its source, index and content hash, and its
-payload records the source, the file's sha256 and the chunk count: Qdrant itself is
-the record of what was ingested. So a rerun skips files whose hash and chunks are all
-there (no embedding call, no write), a changed file gets its new chunks written
-before its old ones are deleted (a run that dies midway leaves old or new data, and
-the next run converges), and `prune=True` removes files that are gone.
+Each chunk's point id is UUIDv5 of its source (the file's path relative to a source
+root that does not depend on the working directory: `source_root`), index and content
+hash, and its payload records the source, the file's sha256 and the chunk count:
+Qdrant itself is the record of what was ingested. So a rerun skips files whose hash
+and chunks are all there (no embedding call, no write), a changed file gets its new
+chunks written before its old ones are deleted (a run killed in between leaves both
+until the next run over the file, which deletes the old ones), an emptied file loses
+its chunks, and `prune=True` removes files the filesystem reports as gone.
 
 Files stream through a bounded queue: batches of `embeddings.batch_size` texts,
 at most `embeddings.max_concurrency` embedding requests in flight, batched upserts.
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +48,7 @@ from ragloom._loaders import (
     INGEST_KEY,
     MISSING,
     Chunk,
+    EmptyFile,
     Ledger,
     LoadError,
     Splitter,
@@ -55,8 +59,8 @@ from ragloom._loaders import (
     is_under,
     load_sections,
     read_file,
-    source_id,
 )
+from ragloom._sources import claim_former_names, former_names, prunable, source_id, source_root
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import ConfigError, IngestError
 from ragloom.providers.bm25 import BM25SparseEmbeddings
@@ -139,7 +143,8 @@ def ingest(
         paths: Files (taken whatever their name) and folders (searched with `glob`).
         cfg: Configuration; default `load_config()`.
         store: The vector store; default `build_vector_store(cfg)`.
-        prune: Also delete the chunks of files under `paths` that no longer exist.
+        prune: Also delete the chunks of files under `paths` that no longer exist
+            (the filesystem says so: a file it cannot check is kept).
         glob: Patterns for folders; default `cfg.ingest.glob`.
         on_progress: Called with an `IngestProgress` as the run advances.
 
@@ -225,6 +230,8 @@ class _Job:
     ids: list[str]
     status: Status
     had_points: bool
+    aliases: list[str] = field(default_factory=list)
+    """Former names of this file (stored by an older ragloom), replaced by `source`."""
     pending: int = 0
     produced: bool = False
     finished: bool = False
@@ -263,6 +270,9 @@ class _Run:
         self.on_progress = on_progress
         self.pool: ThreadPoolExecutor | None = None
         self.report = IngestReport()
+        self.cfg = cfg
+        self.root: str | None = None
+        self.aliases: dict[str, list[str]] = {}
         # source → {(file_hash, chunk_count, chunking): points}, for the sources in play
         self.inventory: Tally = {}
         self.files_total = self.files_done = 0
@@ -281,19 +291,27 @@ class _Run:
 
     async def execute(self, roots: list[str | Path], patterns: list[str],
                       prune: bool) -> IngestReport:
-        files = sorted({source_id(p): p for p in discover(roots, patterns)}.items())
+        self.root = source_root(self.cfg, self.ledger.pinned_root)
+        unreadable: list[OSError] = []
+        roots = [os.path.realpath(r) for r in roots]  # `..` and symbolic links, once
+        files = sorted({source_id(p, self.root): p
+                        for p in discover(roots, patterns, unreadable)}.items())
         self.files_total = len(files)
-        root_sources = [source_id(r) for r in roots]
+        root_sources = [source_id(r, self.root) for r in roots]
+        blind = self._report_unreadable(unreadable)
+        former = {source: former_names(path, source) for source, path in files}
         await self.ledger.index()
-        self.inventory = await self.ledger.tally([s for s, _ in files],
-                                                 root_sources if prune else None)
+        self.inventory = await self.ledger.tally(
+            [s for s, _ in files] + [n for names in former.values() for n in names],
+            root_sources if prune else None)
+        self.aliases = claim_former_names(former, self.inventory.keys(), self.root)
         self._emit()
         queue: asyncio.Queue[list[_Item] | None] = asyncio.Queue(self.concurrency * 2)
         workers = self.concurrency * 2  # some embed while others upsert
         await all_or_nothing(self._produce(files, queue, workers),
                              *(self._consume(queue) for _ in range(workers)))
         if prune:
-            await self._prune()
+            await self._prune(root_sources, blind)
         self.report.duration_s = time.perf_counter() - self.started
         self._emit()
         return self.report
@@ -310,7 +328,7 @@ class _Run:
             small = True  # read_file says what is wrong
         data, file_hash = _read(path) if small else await asyncio.to_thread(_read, path)
         stored = self.inventory.get(source, {})
-        if len(stored) == 1:
+        if len(stored) == 1 and not self.aliases.get(source):
             ((stored_hash, count, chunking), points), = stored.items()
             if (stored_hash, chunking, points) == (file_hash, self.splitter.signature, count):
                 return file_hash, None
@@ -323,6 +341,9 @@ class _Run:
         for source, path in files:
             try:
                 file_hash, chunks = await self._prepare(path, source)
+            except EmptyFile as exc:
+                await self._emptied(source, str(exc))
+                continue
             except LoadError as exc:
                 self.report.failed.append(FailedFile(source, str(exc)))
                 self._emit(source, "failed")
@@ -331,12 +352,16 @@ class _Run:
                 self._emit(source, "unchanged")
                 continue
             stored = self.inventory.get(source, {})
+            aliases = self.aliases.get(source, [])
             ids = [chunk_id(source, i, c.text) for i, c in enumerate(chunks)]
             same = [k for k in stored if (k[0], k[2]) == (file_hash, self.splitter.signature)]
-            job = _Job(source, ids, "updated" if len(same) < len(stored) else "added",
-                       had_points=bool(stored))
+            job = _Job(source, ids,
+                       "updated" if len(same) < len(stored) or aliases else "added",
+                       had_points=bool(stored) or bool(aliases), aliases=aliases)
             # After an interrupted run, part of this very version may be stored already.
             present = await self.ledger.existing(ids) if same else set()
+            moved = await self._former_vectors(file_hash, len(chunks), aliases)
+            copies: list[models.PointStruct] = []
             record = f"{file_hash} {len(chunks)} {self.splitter.signature} {source}"
             for index, (point, chunk) in enumerate(zip(ids, chunks, strict=True)):
                 if point in present:
@@ -349,11 +374,19 @@ class _Run:
                 }
                 if self.id_key:
                     payload[self.id_key] = point
+                if (index, chunk.text) in moved:
+                    copies.append(models.PointStruct.model_construct(
+                        id=point, vector=moved[index, chunk.text], payload=payload))
+                    continue
                 batch.append(_Item(point, chunk.text, payload, job))
                 job.pending += 1
                 if len(batch) >= self.batch_size:
                     await queue.put(batch)
                     batch = []
+            for start in range(0, len(copies), self.batch_size):
+                await self.call(self.ledger.client.upsert, self.ledger.collection,
+                                points=copies[start:start + self.batch_size], wait=True)
+            self.report.chunks_written += len(copies)
             job.produced = True
             if job.pending == 0:
                 await self._finish(job)
@@ -378,6 +411,27 @@ class _Run:
                 if job.produced and job.pending == 0:
                     await self._finish(job)
             self._emit()
+
+    async def _former_vectors(self, file_hash: str, count: int,
+                              aliases: list[str]) -> dict[tuple[int, str], Any]:
+        """Vectors stored under a former name for this very file version, by (index, text).
+
+        Renaming a file in the store moves its vectors: no embedding call.
+        """
+        version = (file_hash, count, self.splitter.signature)
+        names = [a for a in aliases if self.inventory.get(a, {}).get(version) == count]
+        if not names:
+            return {}
+        found: dict[tuple[int, str], Any] = {}
+        fields = [self.meta, self.store.content_payload_key]
+        async for point in self.ledger.scroll(
+                models.Filter(must=[self.ledger.source_in(names[:1])]), fields, True):
+            payload = point.payload or {}
+            meta = payload.get(self.meta) or {}
+            index, text = meta.get("chunk_index"), payload.get(self.store.content_payload_key)
+            if meta.get("file_hash") == file_hash and isinstance(index, int) and point.vector:
+                found[index, str(text)] = point.vector
+        return found
 
     async def _vectors(self, texts: list[str]) -> list[dict[str, Any]]:
         vectors: list[dict[str, Any]] = [{} for _ in texts]
@@ -407,12 +461,40 @@ class _Run:
         job.finished = True
         if job.had_points:
             self.report.chunks_deleted += await self.ledger.delete(models.Filter(
-                must=[self.ledger.source_in([job.source])],
+                must=[self.ledger.source_in([job.source, *job.aliases])],
                 must_not=[models.HasIdCondition(has_id=list(job.ids))]))
         self._emit(job.source, job.status)
 
-    async def _prune(self) -> None:
-        gone = [source for source in sorted(self.inventory) if not Path(source).exists()]
+    def _report_unreadable(self, errors: list[OSError]) -> list[str]:
+        """Report folders that could not be listed; their sources, which prune must spare."""
+        blind: list[str] = []
+        for error in errors:
+            folder = source_id(str(error.filename), self.root)
+            blind.append(folder)
+            self.report.failed.append(FailedFile(
+                folder, f"unreadable folder: {error.strerror or error}; its files were skipped"
+                " and none of them pruned (fix its permissions and run again)"))
+        return blind
+
+    async def _emptied(self, source: str, reason: str) -> None:
+        """An empty file has no content: its old chunks go, and it is reported."""
+        names = [source, *self.aliases.get(source, [])]
+        if any(name in self.inventory for name in names):
+            removed = await self.ledger.delete(
+                models.Filter(must=[self.ledger.source_in(names)]))
+            self.report.chunks_deleted += removed
+            reason += f"; its {removed} old chunks were deleted"
+        self.report.failed.append(FailedFile(source, reason))
+        self._emit(source, "failed")
+
+    async def _prune(self, root_sources: list[str], blind: list[str]) -> None:
+        """Delete sources under the paths given whose file is gone from the filesystem.
+
+        A source is gone only when the filesystem says so (not found); one it will not
+        say about (permissions), or under a folder that could not be listed, is kept.
+        """
+        adopted = {name for names in self.aliases.values() for name in names}
+        gone = prunable(self.inventory.keys() - adopted, root_sources, blind, self.root)
         for source in gone:
             self.report.chunks_deleted += await self.ledger.delete(
                 models.Filter(must=[self.ledger.source_in([source])]))

@@ -72,11 +72,17 @@ def _as_data(text: str) -> str:
     return _DELIMITER_TAG.sub("&lt;", text)
 
 
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+
+
 def _label(doc: Document) -> str:
+    # Labels come from file and folder names, titles and page numbers: data as much as
+    # the page content, and on one line, so a name cannot start a block of its own.
     meta = doc.metadata
     source = meta.get("source") or meta.get("title") or doc.id or "unknown"
     page = meta.get("page")
-    return f"{source} (page {page})" if page is not None else str(source)
+    label = f"{source} (page {page})" if page is not None else str(source)
+    return _as_data(_LINE_BREAKS.sub(" ", label))
 
 
 def _fence(doc: Document) -> str:

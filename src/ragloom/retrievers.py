@@ -40,7 +40,7 @@ from pydantic import ConfigDict, Field
 from qdrant_client import models
 
 from ragloom.config import RagConfig, load_config
-from ragloom.errors import ConfigError
+from ragloom.errors import ConfigError, InvalidInput
 from ragloom.store import build_vector_store
 
 __all__ = [
@@ -84,6 +84,12 @@ def to_qdrant_filter(spec: dict[str, Any] | models.Filter | None) -> models.Filt
             raise ConfigError(f"retrieval.filter is not a valid Qdrant filter: {exc}") from None
     conditions: list[models.Condition] = []
     for key, value in spec.items():
+        if value is None:  # MatchValue(value=None) would fail deep inside pydantic
+            raise InvalidInput(
+                f"filter value of {key!r} is null: an exact match needs a value. To keep"
+                f" documents without {key!r}, write a full Qdrant filter:"
+                f" {{'must': [{{'is_empty': {{'key': 'metadata.{key}'}}}}]}}"
+            )
         match: models.MatchAny | models.MatchValue = (
             models.MatchAny(any=list(value))
             if isinstance(value, list | tuple | set)

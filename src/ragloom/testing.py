@@ -344,11 +344,8 @@ def ingest_folder(rag_config: RagConfig) -> IngestFolder:
     ) -> IngestReport:
         absolute = [Path(p).resolve() for p in paths]
         base = Path(relative_to).resolve() if relative_to is not None else _common_parent(absolute)
-        here = os.getcwd()
-        os.chdir(base)
-        try:
-            return ingest([os.path.relpath(p, base) for p in absolute], rag_config, **kwargs)
-        finally:
-            os.chdir(here)
+        cfg = rag_config.model_copy(deep=True)
+        cfg.ingest.root = str(base)  # sources are named relative to `ingest.root`
+        return ingest(absolute, cfg, **kwargs)
 
     return _ingest

@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar, cast
 
@@ -29,7 +28,9 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_ollama import ChatOllama, OllamaEmbeddings
 
+from ragloom._redact import MASK, mask_url
 from ragloom.config import EmbeddingsSettings, LLMSettings
+from ragloom.config import keep_alive_seconds as _keep_alive_seconds
 from ragloom.errors import ConfigError, ModelNotFound
 from ragloom.providers._errors import ollama_url, translated, translated_aiter, translated_iter
 from ragloom.providers._retry import AsyncRetryTransport, RetryTransport
@@ -40,24 +41,19 @@ __all__ = ["OllamaProvider", "RagloomChatOllama", "RagloomOllamaEmbeddings", "ap
 log = logging.getLogger("ragloom.ollama")
 T = TypeVar("T")
 
-_DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
 
 def keep_alive_seconds(value: str | int | None) -> int | None:
-    """Ollama's `keep_alive` ("30m", "1h", 300, -1) as whole seconds.
+    """Ollama's `keep_alive` ("30m", "1h30m", 300, -1) as whole seconds.
 
     Example:
         >>> keep_alive_seconds("30m"), keep_alive_seconds(-1), keep_alive_seconds(None)
         (1800, -1, None)
 
     """
-    if value is None or isinstance(value, int):
-        return value
-    match = _DURATION.match(value)
-    if not match:
-        raise ConfigError(f"keep_alive {value!r} is not a duration: use e.g. '30m', '1h' or 300")
-    return int(float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    try:
+        return _keep_alive_seconds(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _client_kwargs(timeout_s: float, headers: dict[str, str]) -> dict[str, Any]:
@@ -148,8 +144,20 @@ class _AutoPull:
         # llm.headers may carry a bearer token for an Ollama behind a proxy: never show it.
         for name, value in super().__repr_args__():  # type: ignore[misc]
             if name == "client_kwargs" and isinstance(value, dict) and "headers" in value:
-                value = {**value, "headers": dict.fromkeys(value["headers"], "**********")}
+                value = {**value, "headers": dict.fromkeys(value["headers"], MASK)}
+            elif name == "base_url" and isinstance(value, str):
+                value = mask_url(value)
             yield name, value
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Should LangChain ever serialize these models: the client kwargs carry headers."""
+        secrets = {}
+        if (getattr(self, "client_kwargs", None) or {}).get("headers"):
+            secrets["client_kwargs"] = "RAGLOOM_OLLAMA_CLIENT_KWARGS"
+        if self.base_url is not None and mask_url(self.base_url) != self.base_url:
+            secrets["base_url"] = "RAGLOOM_OLLAMA_BASE_URL"
+        return secrets
 
     def _pulled_then(self, call: Callable[[], T]) -> T:
         try:
@@ -158,7 +166,7 @@ class _AutoPull:
             if not self.auto_pull:
                 raise
         log.warning("model %r is missing at %s: pulling it (auto_pull)", self.model,
-                    ollama_url(self.base_url))
+                    mask_url(ollama_url(self.base_url)))
         pull_model(self.model, base_url=self.base_url, client=getattr(self, "_client", None))
         return call()
 
@@ -169,7 +177,7 @@ class _AutoPull:
             if not self.auto_pull:
                 raise
         log.warning("model %r is missing at %s: pulling it (auto_pull)", self.model,
-                    ollama_url(self.base_url))
+                    mask_url(ollama_url(self.base_url)))
         await apull_model(self.model, base_url=self.base_url,
                           client=getattr(self, "_async_client", None))
         return await call()
@@ -335,7 +343,7 @@ class OllamaProvider:
             temperature=settings.temperature,
             num_ctx=settings.num_ctx,
             keep_alive=settings.keep_alive,
-            client_kwargs=_client_kwargs(settings.timeout_s, settings.headers),
+            client_kwargs=_client_kwargs(settings.timeout_s, settings.header_values()),
             auto_pull=settings.auto_pull,
             **_retry_kwargs(settings.max_retries),
             **extra,
@@ -347,7 +355,7 @@ class OllamaProvider:
             model=settings.model,
             base_url=settings.base_url,
             keep_alive=keep_alive_seconds(settings.keep_alive),
-            client_kwargs=_client_kwargs(settings.timeout_s, settings.headers),
+            client_kwargs=_client_kwargs(settings.timeout_s, settings.header_values()),
             auto_pull=settings.auto_pull,
             **_retry_kwargs(settings.max_retries),
             **settings.extra,

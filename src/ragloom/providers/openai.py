@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -28,6 +28,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from pydantic import SecretStr
 
+from ragloom._redact import MASK, mask_url
 from ragloom.config import EmbeddingsSettings, LLMSettings
 from ragloom.errors import ConfigError
 from ragloom.providers._errors import translated
@@ -57,6 +58,33 @@ def _api_key(api_key: SecretStr | None, base_url: str | None, section: str) -> S
     )
 
 
+def _secret_fields(headers: Mapping[str, str] | None, base_url: str | None,
+                   section: str) -> dict[str, str]:
+    """`lc_secrets` entries for the configured headers and a URL carrying a password.
+
+    LangChain's serializer (`dumpd`, and the `serialized` dict tracers receive) then
+    writes a secret reference (`RAGLOOM_LLM__HEADERS`, `RAGLOOM_LLM__BASE_URL`) in their
+    place; `langchain_core.load.loads(..., secrets_map={"RAGLOOM_LLM__HEADERS": {...}})`
+    puts them back. The headers are one secret as a whole: LangChain escapes a secret
+    nested inside a dict, so it could not be revived.
+    """
+    prefix = f"RAGLOOM_{section.upper()}"
+    secrets = {"default_headers": f"{prefix}__HEADERS"} if headers else {}
+    if base_url is not None and mask_url(base_url) != base_url:
+        secrets["openai_api_base"] = f"{prefix}__BASE_URL"
+    return secrets
+
+
+def _masked_repr_args(args: Any) -> Any:
+    """`__repr_args__` with header values and URL passwords masked."""
+    for name, value in args:
+        if name == "default_headers" and isinstance(value, dict):
+            value = dict.fromkeys(value, MASK)
+        elif name == "openai_api_base" and isinstance(value, str):
+            value = mask_url(value)
+        yield name, value
+
+
 class RagloomChatOpenAI(ChatOpenAI):
     """`ChatOpenAI` whose errors are ragloom's (after the client's own `max_retries`).
 
@@ -65,6 +93,15 @@ class RagloomChatOpenAI(ChatOpenAI):
         'gpt-4o-mini'
 
     """
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """The API key, every configured header and a password-carrying base URL."""
+        return {**super().lc_secrets,
+                **_secret_fields(self.default_headers, self.openai_api_base, "llm")}
+
+    def __repr_args__(self) -> Any:
+        return _masked_repr_args(super().__repr_args__())
 
     def _context(self) -> dict[str, Any]:
         return {"provider": "openai", "model": self.model_name,
@@ -104,6 +141,9 @@ class RagloomOpenAIEmbeddings(OpenAIEmbeddings):
         'text-embedding-3-small'
 
     """
+
+    def __repr_args__(self) -> Any:
+        return _masked_repr_args(super().__repr_args__())
 
     def _context(self) -> dict[str, Any]:
         return {"provider": "openai", "model": self.model,
@@ -147,7 +187,7 @@ class OpenAIProvider:
             "max_retries": settings.max_retries,
         }
         if settings.headers:
-            kwargs["default_headers"] = dict(settings.headers)
+            kwargs["default_headers"] = settings.header_values()
         return RagloomChatOpenAI(**kwargs, **settings.extra)
 
     def embeddings(self, settings: EmbeddingsSettings) -> RagloomOpenAIEmbeddings:
@@ -162,5 +202,5 @@ class OpenAIProvider:
             "max_retries": settings.max_retries,
         }
         if settings.headers:
-            kwargs["default_headers"] = dict(settings.headers)
+            kwargs["default_headers"] = settings.header_values()
         return RagloomOpenAIEmbeddings(**kwargs, **settings.extra)
