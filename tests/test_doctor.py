@@ -103,7 +103,7 @@ def test_doctor_flags_a_collection_of_another_size(cfg: RagConfig) -> None:
     report = run_doctor(cfg)
     check = {c.name: c for c in report.checks}["collection"]
     assert report.exit_code == 1 and check.status == "fail"
-    assert "holds 8-dimensional vectors but all-minilm produces 384" in check.detail
+    assert "holds 8-dimensional vectors but the embeddings ollama:all-minilm" in check.detail
 
 
 @pytest.mark.vcr

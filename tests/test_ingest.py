@@ -20,7 +20,7 @@ from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from langchain_qdrant import QdrantVectorStore
 from qdrant_client import models
 
-from ragloom import _loaders
+from ragloom import _ledger
 from ragloom.config import RagConfig
 from ragloom.errors import ConfigError
 from ragloom.ingestion import IngestProgress, aingest, chunk_id, ingest
@@ -421,7 +421,7 @@ def test_a_stock_qdrant_vector_store_works_too(docs: Path, cfg_fake: RagConfig) 
 
 def test_server_code_path(docs: Path, cfg_fake: RagConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     """Client calls in threads, per-source facet filters, payload indexes (as on a server)."""
-    monkeypatch.setattr(_loaders, "is_embedded", lambda client: False)
+    monkeypatch.setattr(_ledger, "is_embedded", lambda client: False)
     store = fake_store(cfg_fake)
     lock = threading.Lock()  # an embedded client is not thread-safe; a server is
     calls: list[str] = []

@@ -14,6 +14,7 @@ silently returns its default 4; the constructor test fails (4 of 5, xfail strict
 from __future__ import annotations
 
 import functools
+import tempfile
 from typing import Any
 
 import pytest
@@ -37,17 +38,24 @@ TEXTS = [
 ]
 
 
-def _config(mode: str, search: str = "similarity", **retrieval: Any) -> RagConfig:
+@functools.cache
+def _edge_folder() -> str:
+    return tempfile.mkdtemp(prefix="ragloom-std-edge-")
+
+
+def _config(mode: str, search: str = "similarity", engine: str = "local",
+            **retrieval: Any) -> RagConfig:
+    location = ":memory:" if engine == "local" else _edge_folder()
     return RagConfig(
-        qdrant={"location": ":memory:", "collection": f"std_retr_{mode}"},
+        qdrant={"engine": engine, "location": location, "collection": f"std_retr_{mode}"},
         retrieval={"mode": mode, "search": search, **retrieval},
     )
 
 
 @functools.cache
-def _store(mode: str) -> QdrantVectorStore:
-    store = build_vector_store(_config(mode), embeddings=DeterministicFakeEmbedding(size=16),
-                               recreate=True)
+def _store(mode: str, engine: str = "local") -> QdrantVectorStore:
+    store = build_vector_store(_config(mode, engine=engine),
+                               embeddings=DeterministicFakeEmbedding(size=16), recreate=True)
     store.add_documents(
         [Document(text, metadata={"source": f"doc{n}.md"}) for n, text in enumerate(TEXTS)],
         ids=[f"doc{n}" for n in range(len(TEXTS))],
@@ -56,21 +64,22 @@ def _store(mode: str) -> QdrantVectorStore:
 
 
 def _build(mode: str, search: str = "similarity", multi_query: bool = False,
-           **params: Any) -> BaseRetriever:
+           engine: str = "local", **params: Any) -> BaseRetriever:
     """What a user gets from `build_retriever(cfg)`, with `k` set through the config."""
-    cfg = _config(mode, search, multi_query=multi_query, **params)
+    cfg = _config(mode, search, engine=engine, multi_query=multi_query, **params)
     llm = FakeListChatModel(responses=["1. API key rotation\n2. changing credentials"])
-    return build_retriever(cfg, _store(mode), llm=llm if multi_query else None)
+    return build_retriever(cfg, _store(mode, engine), llm=llm if multi_query else None)
 
 
 class _Ragloom(RetrieversIntegrationTests):
     mode = "dense"
     search = "similarity"
     multi_query = False
+    engine = "local"
 
     @property
     def retriever_constructor(self) -> Any:
-        return functools.partial(_build, self.mode, self.search, self.multi_query)
+        return functools.partial(_build, self.mode, self.search, self.multi_query, self.engine)
 
     @property
     def retriever_constructor_params(self) -> dict[str, Any]:
@@ -104,6 +113,27 @@ class TestHybrid(_Ragloom):
 
 class TestMultiQuery(_Ragloom):
     multi_query = True
+
+
+# The same five classes on the edge engine (Qdrant Edge shards in a folder).
+class TestEdgeDenseSimilarity(TestDenseSimilarity):
+    engine = "edge"
+
+
+class TestEdgeDenseMMR(TestDenseMMR):
+    engine = "edge"
+
+
+class TestEdgeSparse(TestSparse):
+    engine = "edge"
+
+
+class TestEdgeHybrid(TestHybrid):
+    engine = "edge"
+
+
+class TestEdgeMultiQuery(TestMultiQuery):
+    engine = "edge"
 
 
 def _stock(**params: Any) -> VectorStoreRetriever:

@@ -56,7 +56,7 @@ def memory_cfg(request: pytest.FixtureRequest, **sections: Any) -> RagConfig:
 
 @pytest.fixture
 def cfg(request: pytest.FixtureRequest) -> Iterator[RagConfig]:
-    config = memory_cfg(request)
+    config = memory_cfg(request, retrieval={"mode": "dense"})  # the default is hybrid
     yield config
     client = get_client(config)
     if client.collection_exists(config.qdrant.collection):
@@ -107,8 +107,11 @@ def test_server_options_passed_on_create(request: pytest.FixtureRequest) -> None
         retrieval={"mode": "hybrid"},
     )
     client = mock.MagicMock(wraps=QdrantClient(location=":memory:"))
+    client.create_payload_index = mock.MagicMock()  # a server's; local mode only warns
     build_vector_store(cfg, embeddings=CountingEmbeddings(6), client=client)
     kwargs = client.create_collection.call_args.kwargs
+    indexed = {c.args[1] for c in client.create_payload_index.call_args_list}
+    assert indexed == {"metadata.source", "metadata.file_hash", "ingest"}
     assert kwargs["shard_number"] == 2
     assert kwargs["replication_factor"] == 3
     assert kwargs["vectors_config"] == {

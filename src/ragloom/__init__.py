@@ -11,6 +11,7 @@ from ragloom.chains import RagInput, RagOutput, build_rag_chain
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import (
     CollectionMismatch,
+    CollectionNotFound,
     ConfigError,
     IngestError,
     InvalidInput,
@@ -32,10 +33,11 @@ from ragloom.providers import (
     register_provider,
 )
 from ragloom.retrievers import MultiQueryRetriever, RagloomRetriever, build_retriever
-from ragloom.store import build_vector_store, close_clients, get_client
+from ragloom.store import build_vector_store, close_clients, copy_collection, get_client
 
 __all__ = [
     "CollectionMismatch",
+    "CollectionNotFound",
     "ConfigError",
     "EvalResult",
     "FailedFile",
@@ -64,6 +66,7 @@ __all__ = [
     "build_retriever",
     "build_vector_store",
     "close_clients",
+    "copy_collection",
     "evaluate_retriever",
     "format_context",
     "get_client",

@@ -1,7 +1,8 @@
 """Private helpers of `ragloom.ingestion`: files in, chunks out; what Qdrant holds.
 
-Find, load and split files (`ragloom._sources` names them); read and change the
-collection's points (`Ledger`); run a pipeline's tasks together (`all_or_nothing`).
+Find, load and split files (`ragloom._sources` names them); run a pipeline's tasks
+together (`all_or_nothing`). What Qdrant holds (`Ledger`) belongs to the storage layer
+(`ragloom._ledger`) and is re-exported here.
 
 Every loader takes the file's bytes (read once, hashed once) and returns sections:
 `(text, metadata)` pairs, one per PDF page, one per Markdown header section, one for
@@ -18,13 +19,14 @@ import io
 import os
 import re
 import uuid
-import weakref
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from collections.abc import Coroutine, Iterable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
-from qdrant_client import QdrantClient, models
+
+from ragloom._ledger import INGEST_KEY, Ledger, is_embedded
+from ragloom._ledger import Tally as Tally  # re-exported for ragloom.ingestion
 
 __all__ = [
     "CHUNK_NAMESPACE", "INGEST_KEY", "MAX_LABEL", "MISSING", "Chunk", "EmptyFile", "Ledger",
@@ -35,14 +37,8 @@ __all__ = [
 CHUNK_NAMESPACE = uuid.UUID("bcdb032d-3792-586e-be8c-5b7503013096")
 """UUIDv5 namespace of chunk point ids: uuid5(NAMESPACE_URL, ragloom.invalid/chunk-id)."""
 MISSING = "no such file or directory"
-INGEST_KEY = "ingest"
-"""Top-level payload key: "<file_hash> <chunk_count> <chunking> <source>", the same on
-every chunk of a file version, so one facet request tallies what is stored per file."""
-PAGE = 4096
 MAX_LABEL = 256
 """Longest metadata string kept on a chunk (a header, a title): every chunk carries a copy."""
-T = TypeVar("T")
-Tally = dict[str, dict[tuple[str, int, str], int]]
 
 MARKDOWN_HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
 _BOMS = (
@@ -327,123 +323,3 @@ async def all_or_nothing(*coros: Coroutine[Any, Any, None]) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def is_embedded(client: QdrantClient) -> bool:
-    """Whether the client runs Qdrant in this process (`:memory:` or a folder)."""
-    from qdrant_client.local.qdrant_local import QdrantLocal
-
-    return isinstance(getattr(client, "_client", None), QdrantLocal)
-
-
-_PINNED_ROOTS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
-"""client → {collection: source root}: in-memory collections live as long as their client."""
-
-
-class Ledger:
-    """What a collection holds, read and changed through its client, page by page."""
-
-    def __init__(self, client: QdrantClient, collection: str, metadata_key: str) -> None:
-        self.client, self.collection, self.meta = client, collection, metadata_key
-        self.local = is_embedded(client)
-
-    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call the client: inline when embedded, in a thread for a server.
-
-        Embedded Qdrant is CPU work under the GIL (and SQLite may insist on its
-        thread); a server call is I/O, which must not block the loop.
-        """
-        if self.local:
-            return fn(*args, **kwargs)
-        return await asyncio.to_thread(fn, *args, **kwargs)
-
-    def pinned_root(self, root: str) -> str:
-        """The root sources are named against in this collection, `root` if none yet.
-
-        For in-memory collections, which live as long as their client: the first root
-        asked for is kept on the client, so a later run from another directory names
-        the same file the same way.
-        """
-        return _PINNED_ROOTS.setdefault(self.client, {}).setdefault(self.collection, root)
-
-    def source_in(self, sources: list[str]) -> models.FieldCondition:
-        """A filter condition: the point's `source` is one of `sources`."""
-        return models.FieldCondition(key=f"{self.meta}.source",
-                                     match=models.MatchAny(any=sources))
-
-    async def index(self) -> None:
-        """Keyword indexes for the filters and the facet (servers only; idempotent)."""
-        if not self.local:
-            for key in (f"{self.meta}.source", f"{self.meta}.file_hash", INGEST_KEY):
-                await self.call(self.client.create_payload_index, self.collection, key,
-                                models.PayloadSchemaType.KEYWORD)
-
-    async def scroll(self, flt: models.Filter | None, fields: list[str] | bool,
-                     with_vectors: bool = False) -> AsyncIterator[Any]:
-        """Every point matching `flt`, without vectors unless asked."""
-        offset: Any = None
-        while True:
-            records, offset = await self.call(
-                self.client.scroll, self.collection, scroll_filter=flt, limit=PAGE,
-                offset=offset, with_payload=fields, with_vectors=with_vectors)
-            for record in records:
-                yield record
-            if offset is None:
-                return
-
-    async def _facet(self, flt: models.Filter | None) -> dict[str, int]:
-        """Points per `INGEST_KEY` value; a scroll on servers without facets (< 1.12)."""
-        limit = 65_536
-        try:
-            while True:
-                hits = (await self.call(self.client.facet, self.collection, INGEST_KEY,
-                                        facet_filter=flt, limit=limit, exact=True)).hits
-                if len(hits) < limit:
-                    return {str(hit.value): hit.count for hit in hits}
-                limit *= 4
-        except Exception:  # an old server; if it is worse, the scroll below says so
-            counts: dict[str, int] = {}
-            async for record in self.scroll(flt, [INGEST_KEY]):
-                value = str((record.payload or {}).get(INGEST_KEY))
-                counts[value] = counts.get(value, 0) + 1
-            return counts
-
-    async def tally(self, sources: list[str], roots: list[str] | None) -> Tally:
-        """Points per (file_hash, chunk_count, chunking) of each source stored.
-
-        For `sources`, and for every source under `roots` when given. A server
-        filters on its `source` index; embedded Qdrant scans every point whatever
-        the filter, so one unfiltered pass is far cheaper there.
-        """
-        groups: list[models.Filter | None] = [None]
-        if roots is None and not self.local:
-            groups = [models.Filter(must=[self.source_in(sources[i:i + 512])])
-                      for i in range(0, len(sources), 512)]
-        wanted, found = set(sources), Tally()
-        for flt in groups:
-            for value, count in (await self._facet(flt)).items():
-                parts = value.split(" ", 3)
-                if len(parts) != 4 or not parts[1].isdigit():
-                    continue  # not written by ragloom's ingest
-                file_hash, chunks, chunking, source = parts
-                if source in wanted or (roots and any(is_under(source, r) for r in roots)):
-                    found.setdefault(source, {})[(file_hash, int(chunks), chunking)] = count
-        return found
-
-    async def existing(self, ids: list[str]) -> set[str]:
-        """Those of `ids` that are stored."""
-        found: set[str] = set()
-        for start in range(0, len(ids), PAGE):
-            records = await self.call(self.client.retrieve, self.collection,
-                                      ids[start:start + PAGE], with_payload=False)
-            found.update(str(r.id) for r in records)
-        return found
-
-    async def delete(self, flt: models.Filter) -> int:
-        """Delete the points matching `flt`; returns how many there were."""
-        ids = [record.id async for record in self.scroll(flt, False)]
-        for start in range(0, len(ids), PAGE):
-            selector = models.PointIdsList(points=ids[start:start + PAGE])
-            await self.call(self.client.delete, self.collection, points_selector=selector,
-                            wait=True)
-        return len(ids)

@@ -7,15 +7,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from langchain_core.documents import Document
-from langchain_qdrant import QdrantVectorStore
-from qdrant_client import models
+from langchain_qdrant import QdrantVectorStore, RetrievalMode
+from qdrant_client import AsyncQdrantClient, models
 
-__all__ = ["ID_NAMESPACE", "RagloomVectorStore", "content_id", "point_id"]
+from ragloom.config import QdrantSettings
+from ragloom.errors import ConfigError
+
+__all__ = ["ID_NAMESPACE", "MMR_MAX_CANDIDATES", "RagloomVectorStore", "content_id", "point_id"]
+
+MMR_MAX_CANDIDATES = 16_384
+"""Qdrant's ceiling on MMR candidates (`candidates_limit`)."""
 
 ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://ragloom.invalid/document-id")
 """Namespace of the UUIDv5 point ids made from document ids that Qdrant cannot take."""
@@ -98,6 +105,10 @@ class RagloomVectorStore(QdrantVectorStore):
 
     ID_PAYLOAD_KEY: str = "doc_id"
     """Top-level payload key holding the document id as the user gave it."""
+    settings: QdrantSettings | None = None
+    """The `qdrant` section it was built from (`build_vector_store` sets it)."""
+    pending_check: Callable[[], None] | None = None
+    """Set when built for a read of a collection not there yet: run before a search."""
 
     def add_texts(  # type: ignore[override]
         self,
@@ -242,6 +253,156 @@ class RagloomVectorStore(QdrantVectorStore):
             **kwargs,
         )
 
+    def retrieve_with_scores(
+        self,
+        query: str,
+        *,
+        k: int,
+        fetch_k: int,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        mmr_lambda: float | None = None,
+    ) -> list[tuple[Document, float]]:
+        """The `k` best documents and their scores, by the store's retrieval mode.
+
+        Dense: cosine (or the distance's) similarity; sparse: BM25 over the sparse
+        vectors; hybrid: `fetch_k` candidates from each, fused by Qdrant's RRF. With
+        `mmr_lambda` (1 favours relevance, 0 diversity; dense only), maximal marginal
+        relevance over `fetch_k` candidates. One embedding call per vector kind.
+
+        Example (continuing the class example):
+            >>> [d.id for d, _ in store.retrieve_with_scores("hello", k=1, fetch_k=4)]
+            ['greeting']
+        """
+        self._check_ready()
+        dense, sparse = self._query_vectors(query, mmr_lambda)
+        request = self._request(dense, sparse, k, fetch_k, filter, score_threshold, mmr_lambda)
+        return self._pairs(self.client.query_points(**request).points, dense, sparse)
+
+    async def aretrieve_with_scores(
+        self,
+        query: str,
+        *,
+        k: int,
+        fetch_k: int,
+        filter: models.Filter | None = None,
+        score_threshold: float | None = None,
+        mmr_lambda: float | None = None,
+    ) -> list[tuple[Document, float]]:
+        """`retrieve_with_scores` without a thread per call.
+
+        The embeddings' async call, then the async Qdrant client for a server; an
+        embedded engine (in this process, and fast) is queried inline.
+
+        Example (continuing the class example):
+            >>> import asyncio
+            >>> [d.id for d, _ in asyncio.run(store.aretrieve_with_scores("hello", k=1, fetch_k=4))]
+            ['greeting']
+        """
+        self._check_ready()
+        mode = RetrievalMode(self.retrieval_mode)
+        dense = sparse = None
+        if mode is not RetrievalMode.SPARSE or mmr_lambda is not None:
+            dense = await self._require_embeddings("retrieve_with_scores").aembed_query(query)
+        if mode is not RetrievalMode.DENSE and mmr_lambda is None:
+            sparse = self._sparse_query(query)
+        request = self._request(dense, sparse, k, fetch_k, filter, score_threshold, mmr_lambda)
+        async_client = self._async_client()
+        if async_client is None:
+            points = self.client.query_points(**request).points
+        else:
+            points = (await async_client.query_points(**request)).points
+        return self._pairs(points, dense, sparse)
+
+    def _check_ready(self) -> None:
+        if self.pending_check is not None:
+            self.pending_check()  # raises CollectionNotFound while it is still missing
+            self.pending_check = None
+
+    def _async_client(self) -> AsyncQdrantClient | None:
+        if self.settings is None:
+            return None
+        from ragloom.store import get_async_client  # the cache lives in the storage layer
+
+        return get_async_client(self.settings)
+
+    def _sparse_query(self, query: str) -> models.SparseVector:
+        terms = self.sparse_embeddings.embed_query(query)
+        return models.SparseVector(indices=terms.indices, values=terms.values)
+
+    def _query_vectors(
+        self, query: str, mmr_lambda: float | None
+    ) -> tuple[list[float] | None, models.SparseVector | None]:
+        mode = RetrievalMode(self.retrieval_mode)
+        dense = sparse = None
+        if mode is not RetrievalMode.SPARSE or mmr_lambda is not None:
+            dense = self._require_embeddings("retrieve_with_scores").embed_query(query)
+        if mode is not RetrievalMode.DENSE and mmr_lambda is None:
+            sparse = self._sparse_query(query)
+        return dense, sparse
+
+    def _request(
+        self,
+        dense: list[float] | None,
+        sparse: models.SparseVector | None,
+        k: int,
+        fetch_k: int,
+        query_filter: models.Filter | None,
+        threshold: float | None,
+        mmr_lambda: float | None,
+    ) -> dict[str, Any]:
+        if k < 1:
+            raise ConfigError(f"k must be at least 1 (got {k})")
+        fetch_k = max(fetch_k, k)
+        request: dict[str, Any] = {
+            "collection_name": self.collection_name, "query_filter": query_filter,
+            "limit": k, "with_payload": True, "with_vectors": False,
+            "score_threshold": threshold,
+        }
+        if mmr_lambda is not None:
+            if k > MMR_MAX_CANDIDATES:
+                raise ConfigError(
+                    f"MMR search returns at most {MMR_MAX_CANDIDATES:,} documents (Qdrant's"
+                    f" limit on MMR candidates) and k={k:,} was asked. Lower k (e.g."
+                    " RAGLOOM_RETRIEVAL__K=8), or use retrieval.search=similarity")
+            # Qdrant's `diversity` runs the other way from MMR's lambda (1 = most diverse).
+            request.update(using=self.vector_name, query=models.NearestQuery(
+                nearest=dense, mmr=models.Mmr(diversity=1.0 - mmr_lambda,
+                                              candidates_limit=min(fetch_k, MMR_MAX_CANDIDATES))))
+        elif dense is not None and sparse is not None:
+            # langchain-qdrant prefetches only k per side, leaving RRF little to fuse;
+            # take fetch_k from each and let RRF pick the k. The winners' dense vectors
+            # give each a relevance on the dense scale (RRF scores are ranks).
+            request.update(with_vectors=[self.vector_name])
+            request.update(query=models.FusionQuery(fusion=models.Fusion.RRF), prefetch=[
+                models.Prefetch(using=self.vector_name, query=dense, filter=query_filter,
+                                limit=fetch_k),
+                models.Prefetch(using=self.sparse_vector_name, query=sparse,
+                                filter=query_filter, limit=fetch_k),
+            ])
+        elif dense is not None:
+            request.update(using=self.vector_name, query=dense)
+        else:
+            request.update(using=self.sparse_vector_name, query=sparse)
+        return request
+
+    def _pairs(
+        self, points: Sequence[Any], dense: list[float] | None = None,
+        sparse: models.SparseVector | None = None,
+    ) -> list[tuple[Document, float]]:
+        pairs = []
+        for p in points:
+            doc = self._document_from_point(p, self.collection_name, self.content_payload_key,
+                                            self.metadata_payload_key)
+            if dense is not None and sparse is not None:  # hybrid: from the dense vectors
+                vector = p.vector.get(self.vector_name) if isinstance(p.vector, dict) else p.vector
+                if isinstance(vector, list) and vector:
+                    doc.metadata["relevance"] = _cosine(dense, vector)
+            elif dense is not None:
+                doc.metadata["relevance"] = _cosine_from_score(p.score, self.distance)
+            pairs.append((doc, p.score))
+        return pairs
+
     @classmethod
     def _document_from_point(
         cls,
@@ -258,3 +419,17 @@ class RagloomVectorStore(QdrantVectorStore):
             page_content=payload.get(content_payload_key) or "",
             metadata=dict(payload.get(metadata_payload_key) or {}),
         )
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=False))
+    norm = math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+def _cosine_from_score(score: float, distance: models.Distance) -> float:
+    # Qdrant's dense score is the cosine for COSINE; for DOT and EUCLID it equals or maps
+    # to the cosine when the embeddings are unit length, as Ollama's and OpenAI's are.
+    if distance == models.Distance.EUCLID:
+        return 1.0 - score * score / 2.0
+    return float(score)

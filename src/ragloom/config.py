@@ -224,8 +224,12 @@ class EmbeddingsSettings(_HTTPSection):
 class QdrantSettings(_Section):
     """Where vectors live."""
 
+    engine: Literal["edge", "local", "server"] | None = None
+    """`edge` (Qdrant Edge shards in `location`), `local` (qdrant-client local mode), or
+    `server` (`url`). Null: server if `url` is set, local for `:memory:` or a folder
+    written by local mode, else edge."""
     location: str = ".ragloom/qdrant"
-    """A folder (embedded, persistent) or `:memory:`; ignored when `url` is set."""
+    """A folder (embedded, persistent: Qdrant Edge) or `:memory:`; ignored when `url` is set."""
     url: str | None = None
     """`http(s)://host:6333`: a Qdrant server or cluster. Overrides `location`."""
     api_key: SecretStr | None = None
@@ -251,8 +255,9 @@ class QdrantSettings(_Section):
 class RetrievalSettings(_Section):
     """How context is fetched for a question."""
 
-    mode: Literal["dense", "sparse", "hybrid"] = "dense"
-    """Dense vectors, sparse BM25-style vectors, or both fused with RRF."""
+    mode: Literal["dense", "sparse", "hybrid"] = "hybrid"
+    """Dense vectors, sparse BM25-style vectors, or both fused with RRF. Left unset: hybrid,
+    but dense for `mmr`/threshold search and for a collection built without sparse vectors."""
     search: Literal["similarity", "mmr", "threshold"] = "similarity"
     """Plain similarity, maximal marginal relevance, or a score threshold."""
     k: int = Field(4, ge=1)

@@ -33,7 +33,7 @@ from ragloom._redact import redact
 from ragloom.config import EmbeddingsSettings, LLMSettings, RagConfig, load_config
 from ragloom.errors import RagloomError
 from ragloom.providers._errors import ollama_url
-from ragloom.store import RECORD_KEY, get_client
+from ragloom.store import collection_status, mask_url
 
 __all__ = ["Check", "DoctorReport", "missing_models", "run_doctor"]
 
@@ -282,43 +282,30 @@ def _check_openai(settings: LLMSettings | EmbeddingsSettings, role: str,
 
 def _check_qdrant(cfg: RagConfig, embed_dim: int | None) -> list[Check]:
     q = cfg.qdrant
-    where = q.url or q.location
     try:
-        client = get_client(q)
-        client.get_collections()
-    except RagloomError as exc:  # StoreLocked
+        status = collection_status(cfg, embed_dim)
+    except RagloomError as exc:  # StoreLocked, ProviderUnavailable, an unreadable shard
+        where = mask_url(q.url) if q.url else q.location
         return [Check("qdrant reachable", "fail", f"{where}: {type(exc).__name__}", fix=str(exc))]
     except Exception as exc:
+        where = mask_url(q.url) if q.url else q.location
         return [Check("qdrant reachable", "fail", f"{where}: {type(exc).__name__}: {exc}",
                       fix="start the Qdrant server, or fix qdrant.url / qdrant.api_key")]
-    checks = [Check("qdrant reachable", "ok", where)]
-    if not client.collection_exists(q.collection):
+    checks = [Check("qdrant reachable", "ok", f"{status.where} ({status.engine} engine)")]
+    if not status.exists:
         checks.append(Check(
             "collection", "warn", f"{q.collection!r} does not exist yet",
             fix="`ragloom ingest PATH...` creates it (or set qdrant.collection)"))
-        return checks
-    config = client.get_collection(q.collection).config
-    vectors = config.params.vectors
-    params = vectors.get("") if isinstance(vectors, dict) else vectors
-    if cfg.retrieval.mode == "sparse" or params is None:
-        checks.append(Check("collection", "ok", f"{q.collection!r} exists"))
-        return checks
-    record = (config.metadata or {}).get(RECORD_KEY) or {}
-    expected = embed_dim if embed_dim is not None else record.get("dim")
-    problems = []
-    if expected is not None and params.size != expected:
-        problems.append(f"holds {params.size}-dimensional vectors but {cfg.embeddings.model}"
-                        f" produces {expected}")
-    if params.distance.value.lower() != q.distance:
-        problems.append(f"uses {params.distance.value} distance, not {q.distance!r}")
-    if problems:
+    elif status.problems:
         checks.append(Check(
-            "collection", "fail", f"{q.collection!r} " + "; ".join(problems),
+            "collection", "fail", f"{q.collection!r} " + "; ".join(status.problems),
             fix="set qdrant.collection to a new name, or rebuild it with"
                 " build_vector_store(cfg, recreate=True) (deletes its points)"))
+    elif status.dim is None:
+        checks.append(Check("collection", "ok", f"{q.collection!r} exists"))
     else:
         checks.append(Check("collection", "ok",
-                            f"{q.collection!r}: {params.size} dims, {params.distance.value}"))
+                            f"{q.collection!r}: {status.dim} dims, {status.distance}"))
     return checks
 
 

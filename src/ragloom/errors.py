@@ -172,3 +172,18 @@ class IngestError(RagloomError):
         ...     print(exc)
 
     """
+
+
+class CollectionNotFound(RagloomError, LookupError):
+    """A read (`ask`, `build_retriever`, `eval`) named a collection that does not exist.
+
+    Reads never create collections; `ragloom ingest PATH...` does.
+
+    Example:
+        >>> from ragloom import CollectionNotFound, build_retriever
+        >>> try:  # doctest: +SKIP
+        ...     build_retriever(cfg)  # qdrant.collection misspelled
+        ... except CollectionNotFound as exc:
+        ...     print(exc)
+
+    """

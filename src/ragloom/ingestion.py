@@ -217,11 +217,6 @@ async def _ingest(paths: Paths, cfg: RagConfig | None, store: QdrantVectorStore 
         run.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _has_sparse_vector(store: QdrantVectorStore) -> bool:
-    params = store.client.get_collection(store.collection_name).config.params
-    return store.sparse_vector_name in (params.sparse_vectors or {})
-
-
 @dataclass(eq=False)
 class _Job:
     """A file whose new chunks are on their way to Qdrant."""
@@ -256,7 +251,7 @@ class _Run:
         mode = RetrievalMode(store.retrieval_mode)
         self.embeddings = store.embeddings if mode is not RetrievalMode.SPARSE else None
         self.sparse = store.sparse_embeddings if mode is not RetrievalMode.DENSE else None
-        if self.sparse is None and _has_sparse_vector(store):
+        if self.sparse is None and self.ledger.has_vector(store.sparse_vector_name, sparse=True):
             # A hybrid collection ingested in dense mode: still write the sparse vector,
             # or later sparse/hybrid searches would never see these chunks.
             self.sparse = BM25SparseEmbeddings()
@@ -312,6 +307,7 @@ class _Run:
                              *(self._consume(queue) for _ in range(workers)))
         if prune:
             await self._prune(root_sources, blind)
+        await self.ledger.finish()
         self.report.duration_s = time.perf_counter() - self.started
         self._emit()
         return self.report
@@ -384,8 +380,7 @@ class _Run:
                     await queue.put(batch)
                     batch = []
             for start in range(0, len(copies), self.batch_size):
-                await self.call(self.ledger.client.upsert, self.ledger.collection,
-                                points=copies[start:start + self.batch_size], wait=True)
+                await self.ledger.upsert(copies[start:start + self.batch_size])
             self.report.chunks_written += len(copies)
             job.produced = True
             if job.pending == 0:
@@ -402,8 +397,7 @@ class _Run:
             # one by one costs more CPU than the rest of the pipeline together.
             points = [models.PointStruct.model_construct(id=i.id, vector=v, payload=i.payload)
                       for i, v in zip(batch, vectors, strict=True)]
-            await self.call(self.ledger.client.upsert, self.ledger.collection, points=points,
-                            wait=True)
+            await self.ledger.upsert(points)
             self.report.chunks_written += len(points)
             for item in batch:
                 item.job.pending -= 1

@@ -12,10 +12,11 @@ Qdrant's reciprocal rank fusion. With `retrieval.multi_query`, the chat model wr
 variants of the question, each is retrieved, and the lists are fused (RRF again).
 
 Example:
-    >>> from ragloom import RagConfig, build_retriever
+    >>> from ragloom import RagConfig, build_retriever, build_vector_store
     >>> from langchain_core.embeddings import DeterministicFakeEmbedding
     >>> cfg = RagConfig(qdrant={"location": ":memory:", "collection": "doc_retr"})
-    >>> retriever = build_retriever(cfg, embeddings=DeterministicFakeEmbedding(size=8))
+    >>> store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=8))
+    >>> retriever = build_retriever(cfg, store)
     >>> retriever.k
     4
 
@@ -23,25 +24,28 @@ Example:
 
 from __future__ import annotations
 
-import math
+import asyncio
 import re
 from typing import Any, Literal
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseLanguageModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import BasePromptTemplate, ChatPromptTemplate
 from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables import Runnable
-from langchain_qdrant import QdrantVectorStore, RetrievalMode
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_qdrant import RetrievalMode
 from pydantic import ConfigDict, Field
 from qdrant_client import models
 
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import ConfigError, InvalidInput
-from ragloom.store import build_vector_store
+from ragloom.store import RagloomVectorStore, build_vector_store, retrieval_mode
 
 __all__ = [
     "DEFAULT_MULTI_QUERY_TEMPLATE",
@@ -125,8 +129,8 @@ class RagloomRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    store: QdrantVectorStore
-    """The vector store searched."""
+    store: RagloomVectorStore
+    """The vector store searched (what `build_vector_store` returns)."""
     search: Literal["similarity", "mmr", "threshold"] = "similarity"
     """Plain similarity, maximal marginal relevance, or a score threshold."""
     k: int = Field(4, ge=1)
@@ -143,6 +147,15 @@ class RagloomRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
+        return _scored(self.store.retrieve_with_scores(query, **self._search_args(kwargs)))
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        # Native async: no executor thread per call (see RagloomVectorStore.aretrieve_with_scores).
+        return _scored(await self.store.aretrieve_with_scores(query, **self._search_args(kwargs)))
+
+    def _search_args(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         k = int(kwargs.pop("k", self.k))
         if k < 1:
             raise ConfigError(f"k must be at least 1 (got {k})")
@@ -151,6 +164,10 @@ class RagloomRetriever(BaseRetriever):
             to_qdrant_filter(self.filter), to_qdrant_filter(kwargs.pop("filter", None))
         )
         threshold = kwargs.pop("score_threshold", self.score_threshold)
+        lambda_mult = float(kwargs.pop("lambda_mult", self.lambda_mult))
+        if kwargs:
+            raise ConfigError(f"unknown retriever arguments: {', '.join(sorted(kwargs))}"
+                              " (known: k, fetch_k, filter, score_threshold, lambda_mult)")
         mode = RetrievalMode(self.store.retrieval_mode)
         if self.search == "threshold" and threshold is None:
             raise ConfigError(
@@ -163,90 +180,21 @@ class RagloomRetriever(BaseRetriever):
                 " ranks, not similarities. Use retrieval.mode=dense or sparse for"
                 " threshold search, or unset retrieval.score_threshold"
             )
+        mmr_lambda = None
         if self.search == "mmr":
             if mode is not RetrievalMode.DENSE:
                 raise ConfigError(_MMR_NEEDS_DENSE.format(mode=mode.value))
-            vector = self.store.embeddings.embed_query(query)  # type: ignore[union-attr]
-            # langchain-qdrant hands lambda_mult to Qdrant's Mmr.diversity, whose scale
-            # runs the other way (1 = most diverse); flip it to keep LangChain's meaning.
-            pairs = self.store.max_marginal_relevance_search_with_score_by_vector(
-                vector,
-                k=k,
-                fetch_k=fetch_k,
-                lambda_mult=1.0 - float(kwargs.pop("lambda_mult", self.lambda_mult)),
-                filter=query_filter,
-                score_threshold=threshold,
-                **kwargs,
-            )
-        elif mode is RetrievalMode.HYBRID:
-            pairs = self._hybrid(query, k=k, fetch_k=fetch_k, query_filter=query_filter,
-                                 **kwargs)
-        else:
-            pairs = self.store.similarity_search_with_score(
-                query, k=k, filter=query_filter, score_threshold=threshold, **kwargs
-            )
-        documents = []
-        for doc, score in pairs[:k]:
-            doc.metadata["score"] = score
-            if mode is RetrievalMode.DENSE:
-                doc.metadata["relevance"] = _cosine_from_score(score, self.store.distance)
-            documents.append(doc)
-        return documents
-
-    def _hybrid(
-        self, query: str, *, k: int, fetch_k: int, query_filter: models.Filter | None,
-        **kwargs: Any,
-    ) -> list[tuple[Document, float]]:
-        # langchain-qdrant prefetches only k candidates per side, so RRF has little to
-        # fuse; prefetch fetch_k from each and let Qdrant's RRF pick the k.
-        store = self.store
-        dense = store.embeddings.embed_query(query)  # type: ignore[union-attr]
-        sparse = store.sparse_embeddings.embed_query(query)
-        sparse_query = models.SparseVector(indices=sparse.indices, values=sparse.values)
-        points = store.client.query_points(
-            collection_name=store.collection_name,
-            prefetch=[
-                models.Prefetch(using=store.vector_name, query=dense, filter=query_filter,
-                                limit=fetch_k),
-                models.Prefetch(using=store.sparse_vector_name, query=sparse_query,
-                                filter=query_filter, limit=fetch_k),
-            ],
-            query=models.FusionQuery(fusion=models.Fusion.RRF),
-            query_filter=query_filter,
-            limit=k,
-            with_payload=True,
-            # The dense vectors of the k winners give each a relevance on the dense
-            # scale (RRF scores are ranks), at no extra request.
-            with_vectors=[store.vector_name],
-            **kwargs,
-        ).points
-        pairs = []
-        for point in points:
-            doc = store._document_from_point(
-                point, store.collection_name, store.content_payload_key,
-                store.metadata_payload_key,
-            )
-            # An unnamed ("") dense vector comes back bare, a named one in a mapping.
-            vector = (point.vector.get(store.vector_name) if isinstance(point.vector, dict)
-                      else point.vector)
-            if isinstance(vector, list) and vector:
-                doc.metadata["relevance"] = _cosine(dense, vector)  # type: ignore[arg-type]
-            pairs.append((doc, point.score))
-        return pairs
+            mmr_lambda = lambda_mult
+        return {"k": k, "fetch_k": fetch_k, "filter": query_filter,
+                "score_threshold": threshold, "mmr_lambda": mmr_lambda}
 
 
-def _cosine(a: list[float], b: list[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=False))
-    norm = math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
-    return dot / norm if norm else 0.0
-
-
-def _cosine_from_score(score: float, distance: models.Distance) -> float:
-    # Qdrant's dense score is the cosine for COSINE; for DOT and EUCLID it equals or maps
-    # to the cosine when the embeddings are unit length, as Ollama's and OpenAI's are.
-    if distance == models.Distance.EUCLID:
-        return 1.0 - score * score / 2.0
-    return float(score)
+def _scored(pairs: list[tuple[Document, float]]) -> list[Document]:
+    documents = []
+    for doc, score in pairs:
+        doc.metadata["score"] = score
+        documents.append(doc)
+    return documents
 
 
 _MMR_NEEDS_DENSE = (
@@ -357,6 +305,22 @@ class MultiQueryRetriever(BaseRetriever):
         ]
         return reciprocal_rank_fusion(rankings, k=k)
 
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        k = int(kwargs.pop("k", self.k))
+        config: RunnableConfig = {"callbacks": run_manager.get_child()}
+        chain = (self.prompt | self.llm | StrOutputParser()).with_config(
+            run_name="multi_query_variants"
+        )
+        reply = await chain.ainvoke({"question": query, "n": self.n_queries}, config)
+        queries = _variants(query, reply, self.n_queries)
+        rankings = await asyncio.gather(*(
+            self.retriever.ainvoke(q, config, k=k, **kwargs)
+            for q in queries
+        ))
+        return reciprocal_rank_fusion(list(rankings), k=k)
+
 
 def _variants(question: str, reply: str, limit: int) -> list[str]:
     seen = {question.strip().casefold()}
@@ -371,7 +335,7 @@ def _variants(question: str, reply: str, limit: int) -> list[str]:
 
 def build_retriever(
     cfg: RagConfig | None = None,
-    store: QdrantVectorStore | None = None,
+    store: RagloomVectorStore | None = None,
     *,
     embeddings: Embeddings | None = None,
     llm: BaseLanguageModel[Any] | None = None,
@@ -391,20 +355,24 @@ def build_retriever(
     Raises:
         ConfigError: MMR asked for with sparse or hybrid retrieval, or a score
             threshold with hybrid retrieval.
+        CollectionNotFound: At the first search, when the collection still does not
+            exist (nothing ingested yet); a read never creates it.
 
     Example:
         >>> from langchain_core.embeddings import DeterministicFakeEmbedding
         >>> cfg = RagConfig(qdrant={"location": ":memory:", "collection": "doc_br"},
         ...                 retrieval={"search": "mmr", "k": 3})
-        >>> build_retriever(cfg, embeddings=DeterministicFakeEmbedding(size=8)).search
+        >>> store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=8))
+        >>> build_retriever(cfg, store).search
         'mmr'
 
     """
     cfg = cfg if cfg is not None else load_config()
     settings = cfg.retrieval
-    if settings.search == "mmr" and settings.mode != "dense":
-        raise ConfigError(_MMR_NEEDS_DENSE.format(mode=settings.mode))
-    if settings.mode == "hybrid" and (
+    mode = retrieval_mode(cfg)
+    if settings.search == "mmr" and mode != "dense":
+        raise ConfigError(_MMR_NEEDS_DENSE.format(mode=mode))
+    if mode == "hybrid" and (
         settings.search == "threshold" or settings.score_threshold is not None
     ):
         raise ConfigError(
@@ -412,7 +380,8 @@ def build_retriever(
             " ranks, not similarities. Use search=similarity, or mode=dense or sparse"
         )
     if store is None:
-        store = build_vector_store(cfg, embeddings=embeddings)
+        # A read never creates the collection: a typo in its name is an error.
+        store = build_vector_store(cfg, embeddings=embeddings, create=False)
     retriever = RagloomRetriever(
         store=store,
         search=settings.search,

@@ -1,7 +1,8 @@
 """Ingestion throughput and memory: `ragloom.ingestion` against stock `add_documents`.
 
-Both pipelines read and split the same generated corpus (chunk_size 1000, overlap 150)
-and write to in-memory Qdrant; stock is the LangChain docs' pattern: split everything,
+Both pipelines read and split the same generated corpus (chunk_size 1000, overlap 150);
+ragloom writes to its `--engine` (edge, a folder, by default), stock to in-memory
+Qdrant. Stock is the LangChain docs' pattern: split everything,
 then `QdrantVectorStore.add_documents` (sequential batches of 64). Collection creation
 (and ragloom's one vector-size probe) happen before the clock starts, for both.
 
@@ -13,7 +14,7 @@ then `QdrantVectorStore.add_documents` (sequential batches of 64). Collection cr
    one request at a time, as Ollama does by default. Slow: minutes on 2 cores.
 3. Peak RSS ingesting `--rss-chunks` small chunks with zero-cost embeddings, measured in
    a fresh subprocess with resource.getrusage (ru_maxrss): once with the points kept in
-   in-memory Qdrant, once with upserts discarded (the pipeline's own footprint).
+   the store (`--engine`), once with upserts discarded (the pipeline's own footprint).
 
 Run: .venv/bin/python -m tests.benchmarks.bench_ingest [--chunks 2000] [--latency-ms 75]
      [--only simulated|server|rss]
@@ -177,12 +178,18 @@ def compare(label: str, corpus: Path, chunks: int, embeddings: Embeddings, cfg: 
           f" of the first ingest  (target <= 5%)")
 
 
-def rss_child(chunks: int, keep: bool) -> None:
+def store_location(engine: str, tmp: str) -> str:
+    """Where ragloom's pipeline writes: a folder for edge, in memory for local."""
+    return str(Path(tmp) / "store") if engine == "edge" else ":memory:"
+
+
+def rss_child(chunks: int, keep: bool, engine: str = "edge") -> None:
     """In a fresh process: generate, ingest, print peak RSS figures as JSON."""
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         made = make_corpus(corpus, chunks, chunk_size=200, overlap=0, words_per_file=3000)
-        cfg = RagConfig(qdrant={"location": ":memory:", "collection": "bench_rss"},
+        cfg = RagConfig(qdrant={"engine": engine, "location": store_location(engine, tmp),
+                                "collection": "bench_rss"},
                         ingest={"chunk_size": 200, "chunk_overlap": 0})
         store = build_vector_store(cfg, embeddings=ZeroCostEmbeddings())
         if not keep:
@@ -199,8 +206,9 @@ def rss_child(chunks: int, keep: bool) -> None:
                       "seconds": elapsed}))
 
 
-def rss(chunks: int, keep: bool) -> dict[str, Any]:
-    child = [sys.executable, "-m", "tests.benchmarks.bench_ingest", "--rss-child", str(chunks)]
+def rss(chunks: int, keep: bool, engine: str = "edge") -> dict[str, Any]:
+    child = [sys.executable, "-m", "tests.benchmarks.bench_ingest", "--rss-child", str(chunks),
+             "--engine", engine]
     # Linux carries a process's peak RSS across fork+exec, so a child started from this
     # (by now large) process would report our peak as its own; a small launcher between
     # the two starts the child with a clean slate.
@@ -221,11 +229,13 @@ def main() -> None:
     parser.add_argument("--rss-chunks", type=int, default=100_000)
     parser.add_argument("--only", choices=["simulated", "server", "rss"], action="append",
                         help="run only these parts (repeatable); default all")
+    parser.add_argument("--engine", choices=["edge", "local"], default="edge",
+                        help="ragloom's store: edge (a folder; the default) or local (memory)")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--discard", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
-        rss_child(args.rss_child, keep=not args.discard)
+        rss_child(args.rss_child, keep=not args.discard, engine=args.engine)
         return
 
     parts = set(args.only or ["simulated", "server", "rss"])
@@ -236,7 +246,8 @@ def main() -> None:
         files = len(list(corpus.glob("*.txt")))
         print(f"corpus: {files} files, {chunks} chunks (chunk_size {CHUNK_SIZE}, overlap"
               f" {OVERLAP}); per-request latency {args.latency_ms:.0f} ms")
-        cfg = RagConfig(qdrant={"location": ":memory:", "collection": "bench_ragloom"},
+        cfg = RagConfig(qdrant={"engine": args.engine, "collection": "bench_ragloom",
+                                "location": store_location(args.engine, tmp)},
                         embeddings={"max_concurrency": args.concurrency, "batch_size": 64})
         if "simulated" in parts:
             compare("simulated latency: fake embeddings sleeping per request", corpus, chunks,
@@ -254,11 +265,11 @@ def main() -> None:
                 compare("test server over HTTP: all-minilm on this CPU + latency fault",
                         corpus, chunks, embeddings, served, 384, rounds=1)
 
-    for keep, label in ((True, "points kept in in-memory Qdrant"),
+    for keep, label in ((True, f"points kept in the {args.engine} store"),
                         (False, "upserts discarded: the pipeline alone")):
         if "rss" not in parts:
             break
-        got = rss(args.rss_chunks, keep)
+        got = rss(args.rss_chunks, keep, args.engine)
         print(f"[peak RSS, zero-cost embeddings, {label}] {got['chunks']} chunks in"
               f" {got['seconds']:.1f} s: peak {got['peak_kb'] / 1024:.0f} MB (after imports"
               f" and corpus generation {got['before_kb'] / 1024:.0f} MB)  (target < 1024 MB)")

@@ -1,0 +1,180 @@
+"""The ingest ledger: what a collection holds per source, read and changed page by page.
+
+Part of the storage layer (only `ragloom.store` and its private modules talk to
+Qdrant); `ragloom.ingestion` reads and changes a collection only through it.
+Every chunk carries `INGEST_KEY` = "<file_hash> <chunk_count> <chunking> <source>",
+the same on every chunk of a file version, so one facet request tallies what is
+stored per file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import PurePosixPath
+from typing import Any, TypeVar
+
+from qdrant_client import QdrantClient, models
+
+__all__ = ["INGEST_KEY", "PAGE", "Ledger", "Tally", "is_embedded"]
+
+INGEST_KEY = "ingest"
+"""Top-level payload key: "<file_hash> <chunk_count> <chunking> <source>", the same on
+every chunk of a file version, so one facet request tallies what is stored per file."""
+PAGE = 4096
+T = TypeVar("T")
+Tally = dict[str, dict[tuple[str, int, str], int]]
+
+
+def _is_under(source: str, root: str) -> bool:
+    return PurePosixPath(source).is_relative_to(PurePosixPath(root))
+
+
+def is_embedded(client: QdrantClient) -> bool:
+    """Whether the client runs Qdrant in this process (edge, or local: `:memory:`/a folder)."""
+    from qdrant_client.local.qdrant_local import QdrantLocal
+
+    return getattr(client, "engine", None) == "edge" or isinstance(
+        getattr(client, "_client", None), QdrantLocal)
+
+
+def _is_local_mode(client: QdrantClient) -> bool:
+    from qdrant_client.local.qdrant_local import QdrantLocal
+
+    return isinstance(getattr(client, "_client", None), QdrantLocal)
+
+
+_PINNED_ROOTS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+"""client → {collection: source root}: in-memory collections live as long as their client."""
+
+
+class Ledger:
+    """What a collection holds, read and changed through its client, page by page."""
+
+    def __init__(self, client: QdrantClient, collection: str, metadata_key: str) -> None:
+        self.client, self.collection, self.meta = client, collection, metadata_key
+        self.local = is_embedded(client)
+        self.edge = getattr(client, "engine", None) == "edge"
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call the client: inline in local mode, in a thread for edge and a server.
+
+        Local mode is Python CPU work under the GIL (and SQLite may insist on its
+        thread); a server call is I/O, which must not block the loop.
+        """
+        if self.local and not self.edge:
+            return fn(*args, **kwargs)
+        # Edge: converting points and writing the WAL take a while and release the GIL
+        # in part; in a thread, embedding requests keep flowing meanwhile.
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def pinned_root(self, root: str) -> str:
+        """The root sources are named against in this collection, `root` if none yet.
+
+        For in-memory collections, which live as long as their client: the first root
+        asked for is kept on the client, so a later run from another directory names
+        the same file the same way.
+        """
+        return _PINNED_ROOTS.setdefault(self.client, {}).setdefault(self.collection, root)
+
+    def source_in(self, sources: list[str]) -> models.FieldCondition:
+        """A filter condition: the point's `source` is one of `sources`."""
+        return models.FieldCondition(key=f"{self.meta}.source",
+                                     match=models.MatchAny(any=sources))
+
+    async def index(self) -> None:
+        """Keyword indexes for the filters and the facet (servers; idempotent).
+
+        Edge collections get theirs when the storage layer creates them.
+        """
+        if not self.local:
+            for key in (f"{self.meta}.source", f"{self.meta}.file_hash", INGEST_KEY):
+                await self.call(self.client.create_payload_index, self.collection, key,
+                                models.PayloadSchemaType.KEYWORD)
+
+    async def scroll(self, flt: models.Filter | None, fields: list[str] | bool,
+                     with_vectors: bool = False) -> AsyncIterator[Any]:
+        """Every point matching `flt`, without vectors unless asked."""
+        offset: Any = None
+        while True:
+            records, offset = await self.call(
+                self.client.scroll, self.collection, scroll_filter=flt, limit=PAGE,
+                offset=offset, with_payload=fields, with_vectors=with_vectors)
+            for record in records:
+                yield record
+            if offset is None:
+                return
+
+    async def _facet(self, flt: models.Filter | None) -> dict[str, int]:
+        """Points per `INGEST_KEY` value; a scroll on servers without facets (< 1.12)."""
+        limit = 65_536
+        try:
+            while True:
+                hits = (await self.call(self.client.facet, self.collection, INGEST_KEY,
+                                        facet_filter=flt, limit=limit, exact=True)).hits
+                if len(hits) < limit:
+                    return {str(hit.value): hit.count for hit in hits}
+                limit *= 4
+        except Exception:  # an old server; if it is worse, the scroll below says so
+            counts: dict[str, int] = {}
+            async for record in self.scroll(flt, [INGEST_KEY]):
+                value = str((record.payload or {}).get(INGEST_KEY))
+                counts[value] = counts.get(value, 0) + 1
+            return counts
+
+    async def tally(self, sources: list[str], roots: list[str] | None) -> Tally:
+        """Points per (file_hash, chunk_count, chunking) of each source stored.
+
+        For `sources`, and for every source under `roots` when given. A server
+        filters on its `source` index; embedded Qdrant scans every point whatever
+        the filter, so one unfiltered pass is far cheaper there.
+        """
+        groups: list[models.Filter | None] = [None]
+        if roots is None and not self.local:
+            groups = [models.Filter(must=[self.source_in(sources[i:i + 512])])
+                      for i in range(0, len(sources), 512)]
+        wanted, found = set(sources), Tally()
+        for flt in groups:
+            for value, count in (await self._facet(flt)).items():
+                parts = value.split(" ", 3)
+                if len(parts) != 4 or not parts[1].isdigit():
+                    continue  # not written by ragloom's ingest
+                file_hash, chunks, chunking, source = parts
+                if source in wanted or (roots and any(_is_under(source, r) for r in roots)):
+                    found.setdefault(source, {})[(file_hash, int(chunks), chunking)] = count
+        return found
+
+    async def existing(self, ids: list[str]) -> set[str]:
+        """Those of `ids` that are stored."""
+        found: set[str] = set()
+        for start in range(0, len(ids), PAGE):
+            records = await self.call(self.client.retrieve, self.collection,
+                                      ids[start:start + PAGE], with_payload=False)
+            found.update(str(r.id) for r in records)
+        return found
+
+    async def delete(self, flt: models.Filter) -> int:
+        """Delete the points matching `flt`; returns how many there were."""
+        ids = [record.id async for record in self.scroll(flt, False)]
+        for start in range(0, len(ids), PAGE):
+            selector = models.PointIdsList(points=ids[start:start + PAGE])
+            await self.call(self.client.delete, self.collection, points_selector=selector,
+                            wait=True)
+        return len(ids)
+
+    async def upsert(self, points: Sequence[models.PointStruct]) -> None:
+        """Write points (payload, dense and sparse vectors), waiting until stored."""
+        await self.call(self.client.upsert, self.collection, points=points, wait=True)
+
+    async def finish(self) -> None:
+        """A write session ended: flush, and index what was written (edge engine)."""
+        finish = getattr(self.client, "finish_writes", None)
+        if finish is not None:
+            await self.call(finish, self.collection)
+
+    def has_vector(self, name: str, *, sparse: bool) -> bool:
+        """Whether the collection has the dense (`sparse=False`) or sparse vector `name`."""
+        params = self.client.get_collection(self.collection).config.params
+        found = params.sparse_vectors if sparse else params.vectors
+        return name in (found or {}) if isinstance(found, dict) else not sparse and not name
