@@ -424,7 +424,7 @@ class RagloomVectorStore(QdrantVectorStore):
 def _cosine(a: list[float], b: list[float]) -> float:
     dot = sum(x * y for x, y in zip(a, b, strict=False))
     norm = math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
-    return dot / norm if norm else 0.0
+    return float(dot / norm) if norm else 0.0
 
 
 def _cosine_from_score(score: float, distance: models.Distance) -> float:
