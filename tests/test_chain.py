@@ -48,7 +48,8 @@ def test_invoke_answers_with_ranked_sources(cfg: RagConfig) -> None:
     assert sources[0].metadata["source"] == "keys.md"
     scores = [doc.metadata["score"] for doc in sources]
     assert scores == sorted(scores, reverse=True)
-    assert [doc.metadata["relevance"] for doc in sources] == scores  # dense cosine
+    relevance = [doc.metadata["relevance"] for doc in sources]  # dense cosine
+    assert relevance == sorted(relevance, reverse=True) and relevance[0] > 0.5
     assert result["grounded"] is True
 
 
