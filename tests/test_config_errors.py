@@ -140,3 +140,27 @@ def test_a_null_filter_value_in_the_config_is_a_config_error(tmp_path: Path) -> 
     assert "is_empty" in message
     full = {"must": [{"is_empty": {"key": "metadata.source"}}]}
     assert RagConfig(retrieval={"filter": full}).retrieval.filter == full
+
+
+def test_invalid_config_names_the_key_and_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "ragloom.yaml"
+    path.write_text("llm:\n  modle: llama3.2\nretrieval:\n  k: many\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "llm.modle: unknown key" in message
+    assert "retrieval.k:" in message and "'many'" in message
+
+
+def test_invalid_config_from_the_environment_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RAGLOOM_LLM__TIMEOUT_S", "soon")
+    with pytest.raises(ConfigError, match="RAGLOOM_LLM__TIMEOUT_S"):
+        load_config()
+
+
+def test_missing_config_file_says_so() -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config("nowhere/ragloom.yaml")

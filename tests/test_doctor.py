@@ -142,7 +142,7 @@ def test_cli_pull_without_arguments_pulls_only_missing_models(cfg: RagConfig) ->
     assert missing_models(cfg) == []
     result = CliRunner().invoke(app, ["pull"], env=env_of(cfg))
     assert result.exit_code == 0
-    assert "every configured Ollama model is present" in result.output
+    assert "every configured model is present" in result.output
 
 
 @pytest.mark.vcr

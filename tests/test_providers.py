@@ -64,3 +64,88 @@ def test_register_provider_checks_the_protocol(fresh_registry: list[EntryPoint])
     assert providers.get_provider("echo2").name == "echo"
     with pytest.raises(TypeError, match="lacks name/chat_model/embeddings"):
         providers.register_provider(object())  # type: ignore[arg-type]
+
+
+class CheckedProvider(EchoProvider):
+    """A plugin provider with its own doctor checks, pull and missing-model hint hooks."""
+
+    name = "checked"
+    pulled: list[str] = []
+
+    def doctor_checks(self, uses: Any, *, timeout_s: float) -> providers.ProviderChecks:
+        from ragloom.doctor import Check
+
+        return providers.ProviderChecks(
+            [Check(f"checked {u.role} model", "ok", f"{u.settings.model} ready") for u in uses])
+
+    def missing_model_hint(self, model: str, section: str) -> str:
+        return f"ask the checked cloud for {model} ({section})"
+
+    def missing_models(self, uses: Any, *, timeout_s: float) -> list[tuple[Any, str]]:
+        return [(u, "checked-cloud") for u in uses if u.settings.model.startswith("missing")]
+
+    def pull_model(self, model: str, settings: Any, *, on_progress: Any = None) -> str:
+        self.pulled.append(model)
+        return "checked-cloud"
+
+
+def test_plugin_provider_checks_itself_in_doctor(fresh_registry: list[EntryPoint]) -> None:
+    from typer.testing import CliRunner
+
+    from ragloom.cli import app
+
+    fresh_registry.append(EntryPoint("checked", f"{__name__}:CheckedProvider",
+                                     "ragloom.providers"))
+    env = {"RAGLOOM_LLM__PROVIDER": "checked", "RAGLOOM_LLM__MODEL": "m1",
+           "RAGLOOM_EMBEDDINGS__PROVIDER": "echo", "RAGLOOM_QDRANT__LOCATION": ":memory:"}
+    fresh_registry.append(EntryPoint("echo", f"{__name__}:EchoProvider", "ragloom.providers"))
+    result = CliRunner().invoke(app, ["doctor"], env=env)
+    assert "✓ checked chat model: m1 ready" in result.output, result.output
+    assert "! provider echo: the provider has no doctor checks" in result.output, result.output
+    assert "✓ qdrant reachable" in result.output
+    assert result.exit_code == 0, result.output
+
+
+def test_plugin_provider_pulls_its_missing_models(fresh_registry: list[EntryPoint]) -> None:
+    from typer.testing import CliRunner
+
+    from ragloom.cli import app
+
+    fresh_registry.append(EntryPoint("checked", f"{__name__}:CheckedProvider",
+                                     "ragloom.providers"))
+    CheckedProvider.pulled.clear()
+    env = {"RAGLOOM_LLM__PROVIDER": "checked", "RAGLOOM_LLM__MODEL": "missing-chat",
+           "RAGLOOM_EMBEDDINGS__PROVIDER": "checked", "RAGLOOM_EMBEDDINGS__MODEL": "present"}
+    result = CliRunner().invoke(app, ["pull"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "pulled missing-chat at checked-cloud" in result.output
+    assert CheckedProvider.pulled == ["missing-chat"]
+
+
+def test_missing_model_error_carries_the_providers_hint(
+    fresh_registry: list[EntryPoint],
+) -> None:
+    from ragloom.errors import ModelNotFound
+    from ragloom.providers._errors import raise_translated
+
+    fresh_registry.append(EntryPoint("checked", f"{__name__}:CheckedProvider",
+                                     "ragloom.providers"))
+
+    class NotFound(Exception):
+        status_code = 404
+
+    with pytest.raises(ModelNotFound, match=r"ask the checked cloud for m9 \(llm\)"):
+        raise_translated(NotFound("model m9 not found"), provider="checked", model="m9",
+                         base_url="https://checked.example", section="llm")
+
+
+def test_pull_with_a_provider_that_cannot_pull_says_so(fresh_registry: list[EntryPoint]) -> None:
+    from typer.testing import CliRunner
+
+    from ragloom.cli import app
+
+    fresh_registry.append(EntryPoint("echo", f"{__name__}:EchoProvider", "ragloom.providers"))
+    result = CliRunner().invoke(app, ["pull", "m1"], env={"RAGLOOM_LLM__PROVIDER": "echo"})
+    assert result.exit_code == 1
+    assert "the echo provider cannot pull models" in result.output
+    assert "Traceback" not in result.output

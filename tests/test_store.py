@@ -18,9 +18,9 @@ from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from langchain_qdrant import RetrievalMode
 from qdrant_client import QdrantClient, models
 
+from ragloom._bm25 import BM25SparseEmbeddings
 from ragloom.config import RagConfig
 from ragloom.errors import CollectionMismatch, StoreLocked
-from ragloom.providers.bm25 import BM25SparseEmbeddings
 from ragloom.store import (
     RECORD_KEY,
     RagloomVectorStore,

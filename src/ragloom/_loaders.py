@@ -1,8 +1,7 @@
 """Private helpers of `ragloom.ingestion`: files in, chunks out; what Qdrant holds.
 
-Find, load and split files (`ragloom._sources` names them); run a pipeline's tasks
-together (`all_or_nothing`). What Qdrant holds (`Ledger`) belongs to the storage layer
-(`ragloom._ledger`) and is re-exported here.
+Find, load and split files (`ragloom._sources` names them). What Qdrant holds
+(`Ledger`) belongs to the storage layer (`ragloom._ledger`) and is re-exported here.
 
 Every loader takes the file's bytes (read once, hashed once) and returns sections:
 `(text, metadata)` pairs, one per PDF page, one per Markdown header section, one for
@@ -12,14 +11,13 @@ reason meant for a human; the caller reports it and moves on.
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import hashlib
 import io
 import os
 import re
 import uuid
-from collections.abc import Coroutine, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
@@ -30,7 +28,7 @@ from ragloom._ledger import Tally as Tally  # re-exported for ragloom.ingestion
 
 __all__ = [
     "CHUNK_NAMESPACE", "INGEST_KEY", "MAX_LABEL", "MISSING", "Chunk", "EmptyFile", "Ledger",
-    "LoadError", "Splitter", "all_or_nothing", "chunk_id", "discover", "glob_regex",
+    "LoadError", "Splitter", "chunk_id", "discover", "glob_regex",
     "is_embedded", "is_under", "load_sections", "read_file",
 ]
 
@@ -310,16 +308,3 @@ class Splitter:
         ]
 
 
-async def all_or_nothing(*coros: Coroutine[Any, Any, None]) -> None:
-    """Run the coroutines together; the first error (or a cancellation) stops them all."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in done:
-            error = None if task.cancelled() else task.exception()
-            if error is not None:
-                raise error
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)

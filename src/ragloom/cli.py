@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -33,8 +33,10 @@ from rich.table import Table
 from rich.text import Text
 
 from ragloom._redact import mask_url
-from ragloom.config import RagConfig, load_config
 from ragloom.errors import RagloomError
+
+if TYPE_CHECKING:
+    from ragloom.config import RagConfig
 
 __all__ = ["app", "main"]
 
@@ -55,6 +57,13 @@ ConfigOption = Annotated[
 ]
 
 T = TypeVar("T")
+
+
+def load_config(path: Path | None = None, **overrides: Any) -> RagConfig:
+    """`ragloom.config.load_config`, imported when a command runs (keeps `--help` fast)."""
+    from ragloom.config import load_config as load
+
+    return load(path, **overrides)
 
 
 def _run(action: Callable[[], T]) -> T:
@@ -274,22 +283,30 @@ def pull(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Pull Ollama models through /api/pull with a progress bar (default: the missing ones)."""
-    from ragloom.doctor import missing_models
-    from ragloom.providers._errors import ollama_url
-    from ragloom.providers.ollama import pull_model
+    """Pull models (Ollama: through /api/pull) with a progress bar (default: the missing ones)."""
+    from ragloom.doctor import _missing
+    from ragloom.providers import get_provider
 
     cfg = _run(lambda: load_config(config))
+    targets: list[tuple[Any, str, Any]]
     if models:
-        targets = [(m, ollama_url(cfg.llm.base_url)) for m in models]
+        provider = _run(lambda: get_provider(cfg.llm.provider))
+        targets = [(provider, model, cfg.llm) for model in models]
     else:
-        targets = _run(lambda: missing_models(cfg))
+        targets = [(provider, use.settings.model, use.settings)
+                   for provider, use, _ in _run(lambda: _missing(cfg, 10.0))]
         if not targets:
-            console.print("[green]✓[/] every configured Ollama model is present", highlight=False)
+            console.print("[green]✓[/] every configured model is present", highlight=False)
             return
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
                DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn())
-    for model, url in targets:
+    for provider, model, settings in targets:
+        pull_model = getattr(provider, "pull_model", None)
+        if pull_model is None:
+            err_console.print("[bold red]error:[/] " + escape(
+                f"the {provider.name} provider cannot pull models; make {model!r} available"
+                " on its server another way"), highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
         with Progress(*columns, console=err_console, transient=True) as progress:
             tasks: dict[str, TaskID] = {}
 
@@ -301,9 +318,9 @@ def pull(
                 progress.update(tasks[key], description=f"{model}: {p.status}",
                                 total=p.total, completed=p.completed or 0)
 
-            _run(lambda: pull_model(model, base_url=url, on_progress=on_progress,  # noqa: B023
-                                    headers=cfg.llm.header_values() or None))
-        console.print(f"[green]✓[/] {escape(f'pulled {model} at {mask_url(url)}')}",
+            where = _run(lambda: pull_model(model, settings,  # noqa: B023
+                                            on_progress=on_progress))
+        console.print(f"[green]✓[/] {escape(f'pulled {model} at {mask_url(where)}')}",
                       highlight=False)
 
 

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -52,12 +52,14 @@ __all__ = [
     "GuardSettings",
     "IngestSettings",
     "LLMSettings",
+    "ModelSettings",
     "PromptSettings",
     "QdrantSettings",
     "RagConfig",
     "RetrievalSettings",
     "keep_alive_seconds",
     "load_config",
+    "ollama_url",
     "parse_keep_alive",
 ]
 
@@ -140,13 +142,34 @@ def keep_alive_seconds(value: str | int | None) -> int | None:
     return -1 if sign < 0 and seconds > 0 else int(seconds)
 
 
-class _HTTPSection(_Section):
-    """A section whose model talks HTTP: the header values are secrets."""
+class ModelSettings(_Section):
+    """What the `llm` and `embeddings` sections share: which model, where, how to reach it.
 
-    if TYPE_CHECKING:
-        headers: dict[str, SecretStr]
+    The header values are secrets; `keep_alive` is checked as Ollama reads it.
+    """
 
-    @field_validator("keep_alive", mode="before", check_fields=False)
+    provider: str = "ollama"
+    """Provider name: `ollama`, `openai`, or any provider registered by a plugin."""
+    model: str
+    """Model name as the provider knows it."""
+    base_url: str | None = None
+    """Server URL. Ollama: `OLLAMA_HOST` or http://127.0.0.1:11434; OpenAI: the API's own."""
+    api_key: SecretStr | None = None
+    """API key. `openai` falls back to `OPENAI_API_KEY`; never logged or recorded."""
+    headers: dict[str, SecretStr] = Field(default_factory=dict, repr=False)
+    """Extra HTTP headers for every request (e.g. auth for an Ollama behind a proxy); masked."""
+    keep_alive: str | int | None = "30m"
+    """Ollama only: how long the model stays loaded ("30m", "1h30m", 300; -1: for ever)."""
+    timeout_s: float = Field(120.0, gt=0)
+    """Request timeout in seconds; covers a cold model load."""
+    max_retries: int = Field(2, ge=0)
+    """Retries for transient failures (connection reset, 5xx, 429)."""
+    auto_pull: bool = False
+    """Ollama only: pull the model when the server says it is missing."""
+    extra: dict[str, Any] = Field(default_factory=dict)
+    """Passed through unchanged to the LangChain chat model class."""
+
+    @field_validator("keep_alive", mode="before")
     @classmethod
     def _check_keep_alive(cls, value: Any) -> str | int | None:
         return parse_keep_alive(value)
@@ -163,60 +186,30 @@ class _HTTPSection(_Section):
                 for name, value in self.headers.items()}
 
 
-class LLMSettings(_HTTPSection):
+class LLMSettings(ModelSettings):
     """The chat model."""
 
-    provider: str = "ollama"
-    """Provider name: `ollama`, `openai`, or any provider registered by a plugin."""
     model: str = "llama3.2"
     """Model name as the provider knows it (`llama3.2`, `gpt-4o-mini`, ...)."""
-    base_url: str | None = None
-    """Server URL. Ollama: `OLLAMA_HOST` or http://127.0.0.1:11434; OpenAI: the API's own."""
-    api_key: SecretStr | None = None
-    """API key. `openai` falls back to `OPENAI_API_KEY`; never logged or recorded."""
-    headers: dict[str, SecretStr] = Field(default_factory=dict, repr=False)
-    """Extra HTTP headers for every request (e.g. auth for an Ollama behind a proxy); masked."""
     temperature: float = 0.1
     """Sampling temperature."""
     num_ctx: int | None = 8192
     """Ollama only: context window in tokens (Ollama's default is small and truncates silently)."""
-    keep_alive: str | int | None = "30m"
-    """Ollama only: how long the model stays loaded ("30m", "1h30m", 300; -1: for ever)."""
-    timeout_s: float = Field(120.0, gt=0)
-    """Request timeout in seconds; covers a cold model load."""
-    max_retries: int = Field(2, ge=0)
-    """Retries for transient failures (connection reset, 5xx, 429)."""
-    auto_pull: bool = False
-    """Ollama only: pull the model when the server says it is missing."""
-    extra: dict[str, Any] = Field(default_factory=dict)
-    """Passed through unchanged to the LangChain chat model class."""
 
 
-class EmbeddingsSettings(_HTTPSection):
+class EmbeddingsSettings(ModelSettings):
     """The embedding model."""
 
-    provider: str = "ollama"
-    """Provider name: `ollama`, `openai`, or any provider registered by a plugin."""
     model: str = "nomic-embed-text"
     """Embedding model name as the provider knows it."""
     base_url: str | None = None
     """Server URL; same defaults as `llm.base_url`."""
-    api_key: SecretStr | None = None
-    """API key. `openai` falls back to `OPENAI_API_KEY`; never logged or recorded."""
     headers: dict[str, SecretStr] = Field(default_factory=dict, repr=False)
     """Extra HTTP headers for every request; masked like the API key."""
-    keep_alive: str | int | None = "30m"
-    """Ollama only: how long the model stays loaded ("30m", "1h30m", 300; -1: for ever)."""
-    timeout_s: float = Field(120.0, gt=0)
-    """Request timeout in seconds; covers a cold model load."""
     batch_size: int = Field(64, ge=1)
     """Texts per embedding request."""
     max_concurrency: int = Field(4, ge=1)
     """Embedding requests in flight at once during ingestion."""
-    max_retries: int = Field(2, ge=0)
-    """Retries for transient failures (connection reset, 5xx, 429)."""
-    auto_pull: bool = False
-    """Ollama only: pull the model when the server says it is missing."""
     extra: dict[str, Any] = Field(default_factory=dict)
     """Passed through unchanged to the LangChain embeddings class."""
 
@@ -540,3 +533,18 @@ def _explain(exc: ValidationError, path: Path | None) -> str:
             lines.append(f"  {key}: {error['msg']} (got {error.get('input')!r}){where}")
     source = f" in {str(path)!r} or the environment" if path else ""
     return f"invalid ragloom configuration{source}:\n" + "\n".join(lines)
+
+
+def ollama_url(base_url: str | None) -> str:
+    """The Ollama server in force: `base_url`, else `OLLAMA_HOST`, else the default.
+
+    Lives with the config because it resolves a setting's default (`llm.base_url`,
+    `embeddings.base_url`), like the other sources read here.
+
+    Example:
+        >>> ollama_url("http://gpu:11434")
+        'http://gpu:11434'
+
+    """
+    url = base_url or os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
+    return url if "://" in url else f"http://{url}"

@@ -34,7 +34,7 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +43,7 @@ from typing import Any, Literal
 from langchain_qdrant import QdrantVectorStore, RetrievalMode
 from qdrant_client import models
 
+from ragloom._bm25 import BM25SparseEmbeddings
 from ragloom._loaders import (
     CHUNK_NAMESPACE,
     INGEST_KEY,
@@ -53,7 +54,6 @@ from ragloom._loaders import (
     LoadError,
     Splitter,
     Tally,
-    all_or_nothing,
     chunk_id,
     discover,
     is_under,
@@ -63,7 +63,6 @@ from ragloom._loaders import (
 from ragloom._sources import claim_former_names, former_names, prunable, source_id, source_root
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import ConfigError, IngestError
-from ragloom.providers.bm25 import BM25SparseEmbeddings
 from ragloom.store import build_vector_store
 
 __all__ = ["CHUNK_NAMESPACE", "INGEST_KEY", "FailedFile", "IngestProgress", "IngestReport",
@@ -73,6 +72,21 @@ _INLINE_BYTES = 256 * 1024
 Status = Literal["added", "updated", "unchanged", "deleted", "failed"]
 Paths = str | Path | Sequence[str | Path]
 
+
+
+async def _all_or_nothing(*coros: Coroutine[Any, Any, None]) -> None:
+    """Run the coroutines together; the first error (or a cancellation) stops them all."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                raise error
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 @dataclass(frozen=True)
 class FailedFile:
@@ -303,7 +317,7 @@ class _Run:
         self._emit()
         queue: asyncio.Queue[list[_Item] | None] = asyncio.Queue(self.concurrency * 2)
         workers = self.concurrency * 2  # some embed while others upsert
-        await all_or_nothing(self._produce(files, queue, workers),
+        await _all_or_nothing(self._produce(files, queue, workers),
                              *(self._consume(queue) for _ in range(workers)))
         if prune:
             await self._prune(root_sources, blind)

@@ -49,6 +49,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_qdrant import RetrievalMode, SparseEmbeddings
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
+from ragloom._bm25 import BM25SparseEmbeddings
 from ragloom._ledger import INGEST_KEY, Ledger
 from ragloom._qdrant_store import RagloomVectorStore, point_id
 from ragloom.config import QdrantSettings, RagConfig, load_config
@@ -59,7 +60,6 @@ from ragloom.errors import (
     RagloomError,
     StoreLocked,
 )
-from ragloom.providers.bm25 import BM25SparseEmbeddings
 
 __all__ = [
     "INGEST_KEY",

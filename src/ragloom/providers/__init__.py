@@ -8,32 +8,46 @@ entries point at a `Provider` instance or class::
     [project.entry-points."ragloom.providers"]
     mycloud = "ragloom_mycloud:MyCloudProvider"
 
+Besides the two factories, a provider may implement the optional hooks of
+`ProviderHooks` (its doctor checks, the hint for a missing model, finding and
+pulling missing models); `ragloom doctor` and `ragloom pull` are loops over the
+configured providers' hooks, and the built-ins implement them the same way a plugin
+does (`ragloom.providers._ollama_checks`, `ragloom.providers._openai_checks`).
+
 Example:
     >>> from ragloom import RagConfig, build_embeddings
     >>> emb = build_embeddings(RagConfig(embeddings={"model": "all-minilm"}))
     >>> type(emb).__name__
-    'OllamaEmbeddings'
+    'RagloomOllamaEmbeddings'
 
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
-from ragloom.config import EmbeddingsSettings, LLMSettings, RagConfig, load_config
+from ragloom._checks import Check
+from ragloom.config import EmbeddingsSettings, LLMSettings, ModelSettings, RagConfig, load_config
 from ragloom.errors import ConfigError
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "ModelUse",
     "Provider",
+    "ProviderChecks",
+    "ProviderHooks",
     "available_providers",
     "build_chat_model",
     "build_embeddings",
+    "configured_uses",
     "get_provider",
+    "missing_model_hint",
     "register_provider",
 ]
 
@@ -63,6 +77,70 @@ class Provider(Protocol):
 
     def embeddings(self, settings: EmbeddingsSettings) -> Embeddings:
         """Build the embeddings model described by the `embeddings` section."""
+        ...
+
+
+class ModelUse(NamedTuple):
+    """One configured model: the section it comes from and what it is used for.
+
+    Example:
+        >>> use = configured_uses(RagConfig())["ollama"][0]
+        >>> use.role, use.section, use.settings.model
+        ('chat', 'llm', 'llama3.2')
+
+    """
+
+    role: Literal["chat", "embedding"]
+    """`chat` for the `llm` section, `embedding` for `embeddings`."""
+    section: Literal["llm", "embeddings"]
+    """The config section, for messages that name the setting to change."""
+    settings: ModelSettings
+    """The section's settings (model, base_url, headers, ...)."""
+
+
+@dataclass
+class ProviderChecks:
+    """What a provider's `doctor_checks` hook found.
+
+    Example:
+        >>> ProviderChecks([Check("ok", "ok", "fine")], embedding_size=384).embedding_size
+        384
+
+    """
+
+    checks: list[Check] = field(default_factory=list)
+    """The checks, in the order they ran."""
+    embedding_size: int | None = None
+    """The embedding model's vector size, if the server reports it (the doctor then
+    compares the collection with it)."""
+
+
+class ProviderHooks(Protocol):
+    """Optional hooks a provider may implement besides `Provider`'s two factories.
+
+    A provider without them still works; `ragloom doctor` then says it is not
+    checked, and `ragloom pull` that it cannot pull.
+    """
+
+    def doctor_checks(self, uses: Sequence[ModelUse], *, timeout_s: float) -> ProviderChecks:
+        """Check the server(s) and models of `uses` (every use of this provider)."""
+        ...
+
+    def missing_model_hint(self, model: str, section: str) -> str:
+        """How to fix a missing `model` (e.g. the pull command), for error messages."""
+        ...
+
+    def missing_models(self, uses: Sequence[ModelUse], *,
+                       timeout_s: float) -> list[tuple[ModelUse, str]]:
+        """The uses whose model the server lacks, each with where (e.g. the server URL)."""
+        ...
+
+    def pull_model(self, model: str, settings: ModelSettings, *,
+                   on_progress: Callable[[Any], None] | None = None) -> str:
+        """Pull `model` to the server `settings` name; return where it was pulled.
+
+        `on_progress` receives objects with `status`, `digest`, `total`, `completed`.
+        """
         ...
 
 
@@ -202,3 +280,39 @@ def build_embeddings(cfg: RagConfig | None = None) -> Embeddings:
     """
     cfg = cfg if cfg is not None else load_config()
     return get_provider(cfg.embeddings.provider).embeddings(cfg.embeddings)
+
+
+def configured_uses(cfg: RagConfig) -> dict[str, list[ModelUse]]:
+    """The models `cfg` uses, grouped by provider name (the chat model's provider first).
+
+    The embeddings model is left out when retrieval is sparse-only (it is never called).
+
+    Example:
+        >>> uses = configured_uses(RagConfig(embeddings={"provider": "openai"}))
+        >>> {name: [u.role for u in group] for name, group in uses.items()}
+        {'ollama': ['chat'], 'openai': ['embedding']}
+
+    """
+    uses: dict[str, list[ModelUse]] = {}
+    uses.setdefault(cfg.llm.provider, []).append(ModelUse("chat", "llm", cfg.llm))
+    if cfg.retrieval.mode != "sparse":
+        uses.setdefault(cfg.embeddings.provider, []).append(
+            ModelUse("embedding", "embeddings", cfg.embeddings))
+    return uses
+
+
+def missing_model_hint(provider: str, model: str, section: str) -> str:
+    """How to fix a missing model, from the provider's `missing_model_hint` hook.
+
+    Example:
+        >>> missing_model_hint("ollama", "m", "llm")
+        'run: ollama pull m (or ragloom pull, or set llm.auto_pull)'
+        >>> missing_model_hint("nosuch", "m", "llm")
+        'check the model name'
+
+    """
+    try:
+        hook = getattr(get_provider(provider), "missing_model_hint", None)
+    except ConfigError:
+        hook = None
+    return str(hook(model, section)) if hook is not None else "check the model name"

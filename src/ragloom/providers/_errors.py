@@ -19,25 +19,11 @@ from typing import NoReturn
 
 import httpx
 
+from ragloom.config import ollama_url
 from ragloom.errors import ModelNotFound, ProviderTimeout, ProviderUnavailable
 
-__all__ = ["ollama_url", "raise_translated", "translated", "translated_aiter",
+__all__ = ["raise_translated", "translated", "translated_aiter",
            "translated_iter"]
-
-
-def ollama_url(base_url: str | None) -> str:
-    """The Ollama server in force: `base_url`, else `OLLAMA_HOST`, else the default.
-
-    Example:
-        >>> ollama_url("http://gpu:11434")
-        'http://gpu:11434'
-
-    """
-    import os
-
-    url = base_url or os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
-    return url if "://" in url else f"http://{url}"
-
 
 
 _CLIENT_ERRORS = frozenset({"ResponseError", "NotFoundError", "APIConnectionError",
@@ -71,8 +57,9 @@ def raise_translated(
     status = getattr(exc, "status_code", None)
     text = str(getattr(exc, "error", None) or exc)
     if status == 404 or ("not found" in text.lower() and "model" in text.lower()):
-        fix = (f"run: ollama pull {model} (or ragloom pull, or set {section}.auto_pull)"
-               if provider == "ollama" else "check the model name")
+        from ragloom.providers import missing_model_hint  # the provider's own hook
+
+        fix = missing_model_hint(provider, model, section)
         raise ModelNotFound(
             f"model {model!r} is not available at {url}: {fix} (or set {section}.model)",
             model=model,

@@ -18,21 +18,25 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
 import ollama
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import LangSmithParams
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_ollama import ChatOllama, OllamaEmbeddings
 
 from ragloom._redact import MASK, mask_url
-from ragloom.config import EmbeddingsSettings, LLMSettings
+from ragloom.config import EmbeddingsSettings, LLMSettings, ModelSettings, ollama_url
 from ragloom.config import keep_alive_seconds as _keep_alive_seconds
 from ragloom.errors import ConfigError, ModelNotFound
-from ragloom.providers._errors import ollama_url, translated, translated_aiter, translated_iter
+from ragloom.providers import ModelUse, ProviderChecks, _ollama_checks
+from ragloom.providers._errors import translated, translated_aiter, translated_iter
 from ragloom.providers._retry import AsyncRetryTransport, RetryTransport
 
 __all__ = ["OllamaProvider", "RagloomChatOllama", "RagloomOllamaEmbeddings", "apull_model",
@@ -133,6 +137,30 @@ async def apull_model(model: str, *, base_url: str | None = None,
             raise
 
 
+def _started(chunks: Iterator[T]) -> Iterator[T]:
+    """`chunks` with its first item already fetched, so a missing model raises here."""
+    try:
+        head = next(chunks)
+    except StopIteration:
+        return iter(())
+    return itertools.chain((head,), chunks)
+
+
+async def _astarted(chunks: AsyncIterator[T]) -> AsyncIterator[T]:
+    """Async twin of `_started`."""
+    first: list[T] = []
+    with contextlib.suppress(StopAsyncIteration):
+        first.append(await chunks.__anext__())
+
+    async def chained() -> AsyncIterator[T]:
+        for chunk in first:
+            yield chunk
+        async for chunk in chunks:
+            yield chunk
+
+    return chained()
+
+
 class _AutoPull:
     """Mixin: on `ModelNotFound`, pull the model once (if `auto_pull`) and try again."""
 
@@ -199,6 +227,12 @@ class RagloomChatOllama(_AutoPull, ChatOllama):
         return {"provider": "ollama", "model": self.model, "base_url": self.base_url,
                 "section": "llm"}
 
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        # ChatOllama traces self.model even when a call passes model=... (which it sends).
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_model_name"] = kwargs.get("model", self.model)
+        return params
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -239,21 +273,9 @@ class RagloomChatOllama(_AutoPull, ChatOllama):
             return cast(Iterator[ChatGenerationChunk],
                         translated_iter(chunks, **self._context()))
 
-        first = attempt()
-        try:
-            head = next(first)
-        except StopIteration:
-            return
-        except ModelNotFound:
-            if not self.auto_pull:
-                raise
-            pull_model(self.model, base_url=self.base_url, client=getattr(self, "_client", None))
-            yield from attempt()
-            return
-        yield head
-        yield from first
+        yield from self._pulled_then(lambda: _started(attempt()))
 
-    def _astream(
+    async def _astream(
         self,
         messages: list[BaseMessage],
         stop: list[str] | None = None,
@@ -266,26 +288,7 @@ class RagloomChatOllama(_AutoPull, ChatOllama):
             return cast(AsyncIterator[ChatGenerationChunk],
                         translated_aiter(chunks, **self._context()))
 
-        return self._astream_pulled(attempt)
-
-    async def _astream_pulled(
-        self, attempt: Callable[[], AsyncIterator[ChatGenerationChunk]]
-    ) -> AsyncIterator[ChatGenerationChunk]:
-        first = attempt()
-        try:
-            head = await first.__anext__()
-        except StopAsyncIteration:
-            return
-        except ModelNotFound:
-            if not self.auto_pull:
-                raise
-            await apull_model(self.model, base_url=self.base_url,
-                              client=getattr(self, "_async_client", None))
-            async for chunk in attempt():
-                yield chunk
-            return
-        yield head
-        async for chunk in first:
+        async for chunk in await self._apulled_then(lambda: _astarted(attempt())):
             yield chunk
 
 
@@ -360,3 +363,22 @@ class OllamaProvider:
             **_retry_kwargs(settings.max_retries),
             **settings.extra,
         )
+
+    # Optional hooks (ragloom.providers.ProviderHooks), in their own module.
+    def doctor_checks(self, uses: Sequence[ModelUse], *, timeout_s: float) -> ProviderChecks:
+        """Server reachable, models pulled, capabilities, context length."""
+        return _ollama_checks.doctor_checks(uses, timeout_s=timeout_s)
+
+    def missing_model_hint(self, model: str, section: str) -> str:
+        """The `ollama pull` command."""
+        return _ollama_checks.missing_model_hint(model, section)
+
+    def missing_models(self, uses: Sequence[ModelUse], *,
+                       timeout_s: float) -> list[tuple[ModelUse, str]]:
+        """The uses whose model `/api/tags` does not list, with the server URL."""
+        return _ollama_checks.missing_models(uses, timeout_s=timeout_s)
+
+    def pull_model(self, model: str, settings: ModelSettings, *,
+                   on_progress: Callable[[Any], None] | None = None) -> str:
+        """Pull through `/api/pull`; return the server URL."""
+        return _ollama_checks.pull(model, settings, on_progress=on_progress)

@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -31,6 +31,7 @@ from pydantic import SecretStr
 from ragloom._redact import MASK, mask_url
 from ragloom.config import EmbeddingsSettings, LLMSettings
 from ragloom.errors import ConfigError
+from ragloom.providers import ModelUse, ProviderChecks, _openai_checks
 from ragloom.providers._errors import translated
 
 __all__ = ["OpenAIProvider", "RagloomChatOpenAI", "RagloomOpenAIEmbeddings"]
@@ -93,6 +94,16 @@ class RagloomChatOpenAI(ChatOpenAI):
         'gpt-4o-mini'
 
     """
+
+    @classmethod
+    def lc_id(cls) -> list[str]:
+        """ChatOpenAI's id: `dumps` labels this model as a `ChatOpenAI`, which `load` accepts.
+
+        Its own class name under ChatOpenAI's namespace would name a class `load`
+        refuses. Loaded, it is a stock `ChatOpenAI` with the same settings (ragloom's
+        error translation is behaviour, not configuration).
+        """
+        return ChatOpenAI.lc_id()
 
     @property
     def lc_secrets(self) -> dict[str, str]:
@@ -204,3 +215,12 @@ class OpenAIProvider:
         if settings.headers:
             kwargs["default_headers"] = settings.header_values()
         return RagloomOpenAIEmbeddings(**kwargs, **settings.extra)
+
+    # Optional hooks (ragloom.providers.ProviderHooks), in their own module.
+    def doctor_checks(self, uses: Sequence[ModelUse], *, timeout_s: float) -> ProviderChecks:
+        """`GET <base_url>/models`: reachable, key accepted, model listed."""
+        return _openai_checks.doctor_checks(uses, timeout_s=timeout_s)
+
+    def missing_model_hint(self, model: str, section: str) -> str:
+        """Check the model name (a hosted API cannot pull)."""
+        return _openai_checks.missing_model_hint(model, section)

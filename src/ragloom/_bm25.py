@@ -9,7 +9,7 @@ stable hash of the stem, so ids never depend on the process, the corpus or the
 order documents arrive in.
 
 Example:
-    >>> from ragloom.providers.bm25 import BM25SparseEmbeddings
+    >>> from ragloom._bm25 import BM25SparseEmbeddings
     >>> bm25 = BM25SparseEmbeddings()
     >>> bm25.tokenize("The runners were running")
     ['runner', 'run']
