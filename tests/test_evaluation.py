@@ -114,7 +114,8 @@ def test_dataset_errors_name_the_line(tmp_path: Path) -> None:
 def test_shipped_dataset_is_well_formed() -> None:
     examples = load_dataset(EVAL_DIR / "questions.jsonl")
     corpus = {p.name for p in (EVAL_DIR / "corpus").iterdir()}
-    assert 20 <= len(examples) <= 40
+    assert 20 <= len([e for e in examples if e.relevant_sources]) <= 40
+    assert len([e for e in examples if not e.relevant_sources]) >= 10  # for abstention
     assert len({e.question for e in examples}) == len(examples)
     for example in examples:
         assert set(example.relevant_sources) <= corpus, example
@@ -156,3 +157,42 @@ def test_ragloom_eval_on_the_shipped_dataset(
     # The bar, on the recorded run: hybrid is not worse than dense.
     assert results["hybrid"].recall >= results["dense"].recall
     assert results["hybrid"].ndcg >= results["dense"].ndcg
+
+
+def test_answer_metrics_by_hand() -> None:
+    from langchain_core.runnables import RunnableLambda
+
+    from ragloom.answer_eval import evaluate_answers
+
+    def doc(source: str) -> Document:
+        return Document("x", metadata={"source": source})
+
+    outputs = {  # question -> (grounded, cited sources, top relevance)
+        "a1": (True, ["docs/a.md", "docs/x.md"], 0.8),   # 1 of 2 citations relevant
+        "a2": (False, [], 0.2),                           # answerable, abstained: wrong
+        "u1": (False, [], 0.1),                           # unanswerable, abstained: right
+        "u2": (True, ["docs/a.md"], 0.5),                 # unanswerable, answered: wrong
+    }
+    chain = RunnableLambda(lambda q: {
+        "answer": q, "grounded": outputs[q][0], "citations": [doc(s) for s in outputs[q][1]],
+        "checks": {"top_relevance": outputs[q][2]}})
+    result = evaluate_answers(chain, [
+        {"question": "a1", "relevant_sources": ["a.md"]},
+        {"question": "a2", "relevant_sources": ["b.md"]},
+        {"question": "u1", "relevant_sources": []},
+        {"question": "u2", "relevant_sources": []},
+    ])
+    assert (result.questions, result.answerable, result.unanswerable) == (4, 2, 2)
+    assert result.citation_precision == pytest.approx(1 / 3)  # a.md in a1; x.md, a.md in u2
+    assert result.abstention_accuracy == pytest.approx(2 / 4)  # a1 and u1
+    assert result.abstained_when_unanswerable == 0.5 and result.answered_when_answerable == 0.5
+    # Top relevances: answerable 0.8, 0.2; unanswerable 0.1, 0.5. A bar of 0.15 gets 3 of 4
+    # right (u2 passes it), so does 0.65 (a2 falls below); ties go to the lower bar.
+    assert result.suggested_min_relevance == pytest.approx(0.15)
+    assert result.median_s >= 0 and len(result.per_question) == 4
+
+
+def test_unanswerable_questions_are_skipped_by_the_retrieval_metrics() -> None:
+    dataset = [*DATASET, {"question": "nowhere", "relevant_sources": []}]
+    result = evaluate_retriever(FixedRetriever(), dataset, k=3)
+    assert result.questions == 4  # "nowhere" was never asked of the retriever

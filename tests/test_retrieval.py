@@ -192,6 +192,7 @@ def test_condensed_question_is_what_retrieval_sees(cfg: RagConfig) -> None:
     cfg.prompt.condense_template = (
         "Rewrite the last question so it stands alone.\n{chat_history}\n"
         "Last question: {question}\nStandalone question:")
+    cfg.answer.min_relevance = None  # both retrieved chunks count, whatever their relevance
     retriever = seeded(cfg, k=2)
     chain = build_rag_chain(cfg, retriever=retriever)
     recorder = Recorder()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -276,7 +277,7 @@ class RagloomVectorStore(QdrantVectorStore):
         self._check_ready()
         dense, sparse = self._query_vectors(query, mmr_lambda)
         request = self._request(dense, sparse, k, fetch_k, filter, score_threshold, mmr_lambda)
-        return self._pairs(self.client.query_points(**request).points)
+        return self._pairs(self.client.query_points(**request).points, dense, sparse)
 
     async def aretrieve_with_scores(
         self,
@@ -311,7 +312,7 @@ class RagloomVectorStore(QdrantVectorStore):
             points = self.client.query_points(**request).points
         else:
             points = (await async_client.query_points(**request)).points
-        return self._pairs(points)
+        return self._pairs(points, dense, sparse)
 
     def _check_ready(self) -> None:
         if self.pending_check is not None:
@@ -370,7 +371,9 @@ class RagloomVectorStore(QdrantVectorStore):
                                               candidates_limit=min(fetch_k, MMR_MAX_CANDIDATES))))
         elif dense is not None and sparse is not None:
             # langchain-qdrant prefetches only k per side, leaving RRF little to fuse;
-            # take fetch_k from each and let RRF pick the k.
+            # take fetch_k from each and let RRF pick the k. The winners' dense vectors
+            # give each a relevance on the dense scale (RRF scores are ranks).
+            request.update(with_vectors=[self.vector_name])
             request.update(query=models.FusionQuery(fusion=models.Fusion.RRF), prefetch=[
                 models.Prefetch(using=self.vector_name, query=dense, filter=query_filter,
                                 limit=fetch_k),
@@ -383,12 +386,22 @@ class RagloomVectorStore(QdrantVectorStore):
             request.update(using=self.sparse_vector_name, query=sparse)
         return request
 
-    def _pairs(self, points: Sequence[Any]) -> list[tuple[Document, float]]:
-        return [
-            (self._document_from_point(p, self.collection_name, self.content_payload_key,
-                                       self.metadata_payload_key), p.score)
-            for p in points
-        ]
+    def _pairs(
+        self, points: Sequence[Any], dense: list[float] | None = None,
+        sparse: models.SparseVector | None = None,
+    ) -> list[tuple[Document, float]]:
+        pairs = []
+        for p in points:
+            doc = self._document_from_point(p, self.collection_name, self.content_payload_key,
+                                            self.metadata_payload_key)
+            if dense is not None and sparse is not None:  # hybrid: from the dense vectors
+                vector = p.vector.get(self.vector_name) if isinstance(p.vector, dict) else p.vector
+                if isinstance(vector, list) and vector:
+                    doc.metadata["relevance"] = _cosine(dense, vector)
+            elif dense is not None:
+                doc.metadata["relevance"] = _cosine_from_score(p.score, self.distance)
+            pairs.append((doc, p.score))
+        return pairs
 
     @classmethod
     def _document_from_point(
@@ -406,3 +419,17 @@ class RagloomVectorStore(QdrantVectorStore):
             page_content=payload.get(content_payload_key) or "",
             metadata=dict(payload.get(metadata_payload_key) or {}),
         )
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=False))
+    norm = math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+    return float(dot / norm) if norm else 0.0
+
+
+def _cosine_from_score(score: float, distance: models.Distance) -> float:
+    # Qdrant's dense score is the cosine for COSINE; for DOT and EUCLID it equals or maps
+    # to the cosine when the embeddings are unit length, as Ollama's and OpenAI's are.
+    if distance == models.Distance.EUCLID:
+        return 1.0 - score * score / 2.0
+    return float(score)

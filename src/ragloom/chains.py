@@ -4,8 +4,13 @@ The chain is plain LCEL, so `invoke`, `ainvoke`, `batch`, `abatch`, `stream` and
 `astream` all work. Input: a question string, or `{"question": ..., "chat_history":
 [...]}` (messages, `(role, text)` pairs or dicts). With history, the chat model first
 rewrites the follow-up as a standalone question for retrieval; the answer prompt still
-sees the whole conversation. Output: `{"question", "answer", "sources"}`. Streaming
-yields `{"question": ...}` and `{"sources": [...]}` first, then `{"answer": token}` chunks.
+sees the whole conversation. Output: `{"question", "answer", "sources", "citations",
+"grounded", "checks"}`. Retrieved chunks below `answer.min_relevance` do not count; when
+none does, the chain answers `answer.abstain_text` without calling the chat model and says
+`grounded: False`. Citations `[n]` without a source are removed from the answer. Guards
+(`ragloom.guards`) screen the context, redact secrets and check the answer. Streaming
+yields `{"question", "sources"}` first, then `{"answer": token}` chunks, then
+`{"citations", "grounded", "checks"}`.
 
 Example:
     >>> from ragloom import build_rag_chain
@@ -17,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from typing import Any, TypedDict
 
 from langchain_core.documents import Document
@@ -31,13 +36,19 @@ from langchain_core.runnables import (
     RunnableConfig,
     RunnableLambda,
     RunnablePassthrough,
-    RunnablePick,
 )
 from typing_extensions import NotRequired
 
+from ragloom._citations import AnswerFilter, sources_footer
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import InvalidInput
-from ragloom.prompts import build_condense_prompt, build_prompt, format_context
+from ragloom.guards import Guard, build_guards
+from ragloom.prompts import (
+    DEFAULT_SYSTEM_TEMPLATE,
+    build_condense_prompt,
+    build_prompt,
+    format_context,
+)
 from ragloom.providers import build_chat_model
 from ragloom.retrievers import build_retriever
 
@@ -66,18 +77,30 @@ class RagOutput(TypedDict):
     """What the chain returns.
 
     Example:
-        >>> result: RagOutput = {"question": "Who?", "answer": "I don't know.", "sources": []}
+        >>> result: RagOutput = {"question": "Who?", "answer": "No idea.", "sources": [],
+        ...                      "citations": [], "grounded": False, "checks": {}}
         >>> sorted(result)
-        ['answer', 'question', 'sources']
+        ['answer', 'checks', 'citations', 'grounded', 'question', 'sources']
 
     """
 
     question: str
     """The question as asked."""
     answer: str
-    """The model's answer, citing sources as [n]."""
+    """The model's answer, citing sources as [n] (only numbers that have a source)."""
     sources: list[Document]
-    """The retrieved documents, [1] first, with source/page/score metadata."""
+    """The documents that counted, [1] first, with source/page/score/relevance metadata."""
+    citations: list[Document]
+    """The sources the answer cites, in order of first citation; `metadata["citation"]`
+    holds each one's number."""
+    grounded: bool
+    """False when the chain abstained (nothing relevant) or the answer check failed."""
+    checks: dict[str, Any]
+    """What the checks found: `top_relevance` (the best retrieved chunk's relevance,
+    before the bar), `below_relevance` (chunks under the bar),
+    `removed_citations` (numbers without a source), `flagged` (chunks with planted
+    instructions), `redacted` (placeholders by kind), `answer` (`empty`,
+    `repeats_prompt` or None)."""
 
 
 _INPUT_FORMS = ("a question string, or {'question': str, 'chat_history': [...]} where each"
@@ -110,12 +133,157 @@ def _prepare(value: str | dict[str, Any]) -> dict[str, Any]:
     return {"question": value["question"], "chat_history": messages}
 
 
+def _guarded_input(
+    inputs: dict[str, Any], guards: Sequence[Guard], config: RunnableConfig
+) -> dict[str, Any]:
+    checks: dict[str, Any] = {"top_relevance": None, "below_relevance": 0,
+                              "removed_citations": [], "flagged": [], "redacted": {},
+                              "answer": None}
+    state = {**inputs, "original_question": inputs["question"], "sources": [], "checks": checks}
+    for guard in guards:  # the question and history, before any of it reaches a model
+        state = guard.invoke(state, config)
+    return state
+
+
+def _restored(text: str, state: dict[str, Any], guards: Sequence[Guard]) -> str:
+    for guard in guards:
+        text = guard.restore(text, state)
+    return text
+
+
+def _with_context(
+    state: dict[str, Any], documents: list[Document], cfg: RagConfig,
+    guards: Sequence[Guard], config: RunnableConfig,
+) -> dict[str, Any]:
+    known = [doc.metadata["relevance"] for doc in documents if "relevance" in doc.metadata]
+    state["checks"]["top_relevance"] = max(known) if known else None
+    bar = cfg.answer.min_relevance
+    if bar is not None:
+        # A document without a relevance (a sparse-only collection, a retriever of your
+        # own) cannot be judged, so it counts.
+        kept = [doc for doc in documents if doc.metadata.get("relevance", bar) >= bar]
+        state["checks"]["below_relevance"] = len(documents) - len(kept)
+        documents = kept
+    state = {**state, "sources": documents}
+    for guard in guards:  # the retrieved context
+        state = guard.invoke(state, config)
+    state["context"] = format_context(state["sources"])
+    return state
+
+
+class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
+    """Verify citations, run the guards on the answer, and shape the output.
+
+    Streaming passes the answer tokens through as they come (holding back only an
+    unclosed `[...`), so the sources chunk comes first and the citations chunk last.
+    """
+
+    def __init__(self, guards: Sequence[Guard], footer: bool) -> None:
+        self.guards = list(guards)
+        self.footer = footer
+
+    def _head(self, state: dict[str, Any]) -> dict[str, Any]:
+        sources = state["sources"]
+        if state.get("redactions"):
+            sources = [doc.model_copy(update={
+                "page_content": _restored(doc.page_content, state, self.guards)})
+                for doc in sources]
+        return {"question": state["original_question"], "sources": sources}
+
+    def _filter(self, state: dict[str, Any]) -> AnswerFilter:
+        rewrite = (lambda text: _restored(text, state, self.guards)) if self.guards else None
+        return AnswerFilter(len(state["sources"]), rewrite)
+
+    def _tail(self, state: dict[str, Any], head: dict[str, Any],
+              answer: AnswerFilter) -> dict[str, Any]:
+        checks = state["checks"]
+        checks["removed_citations"] = answer.removed
+        final = {**state, "answer": answer.text}
+        for guard in self.guards:
+            final = guard.after_model(final)
+        citations = answer.citations(head["sources"])
+        grounded = bool(state["sources"]) and not checks.get("answer")
+        footer = sources_footer(citations) if self.footer and grounded else ""
+        return {"citations": citations, "grounded": grounded, "checks": checks,
+                "footer": footer}
+
+    def _run(self, state: dict[str, Any]) -> dict[str, Any]:
+        head = self._head(state)
+        answer = self._filter(state)
+        answer.feed(state["answer"])
+        answer.flush()
+        tail = self._tail(state, head, answer)
+        text = "" if tail["checks"].get("answer") else answer.text + tail.pop("footer")
+        tail.pop("footer", None)
+        return {**head, "answer": text, **tail}
+
+    def invoke(self, input: dict[str, Any], config: RunnableConfig | None = None,
+               **kwargs: Any) -> dict[str, Any]:
+        return self._call_with_config(self._run, input, config)
+
+    async def ainvoke(self, input: dict[str, Any], config: RunnableConfig | None = None,
+                      **kwargs: Any) -> dict[str, Any]:
+        return self.invoke(input, config)
+
+    def _steps(self) -> Generator[list[dict[str, Any]], dict[str, Any] | None, None]:
+        """Takes chunks by `send` (None at the end) and answers with what to yield."""
+        state: dict[str, Any] = {}
+        head: dict[str, Any] | None = None
+        answer: AnswerFilter | None = None
+        out: list[dict[str, Any]] = []
+        while (chunk := (yield out)) is not None:
+            out = []
+            state.update((key, value) for key, value in chunk.items() if key != "answer")
+            if head is None and "sources" in state:
+                head, answer = self._head(state), self._filter(state)
+                out.append(head)
+            if "answer" in chunk and answer is not None and (piece := answer.feed(
+                    chunk["answer"])):
+                out.append({"answer": piece})
+        if head is None or answer is None:
+            yield []
+            return
+        piece = answer.flush()
+        tail = self._tail(state, head, answer)
+        piece += tail.pop("footer")
+        yield ([{"answer": piece}] if piece else []) + [tail]
+
+    def _stream(self, chunks: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        steps = self._steps()
+        next(steps)
+        for chunk in chunks:
+            yield from steps.send(chunk)
+        yield from steps.send(None)
+
+    async def _astream(
+        self, chunks: AsyncIterator[dict[str, Any]]
+    ) -> AsyncIterator[dict[str, Any]]:
+        steps = self._steps()
+        next(steps)
+        async for chunk in chunks:
+            for out in steps.send(chunk):
+                yield out
+        for out in steps.send(None):
+            yield out
+
+    def transform(self, input: Iterator[dict[str, Any]], config: RunnableConfig | None = None,
+                  **kwargs: Any) -> Iterator[dict[str, Any]]:
+        yield from self._transform_stream_with_config(input, self._stream, config)
+
+    async def atransform(self, input: AsyncIterator[dict[str, Any]],
+                         config: RunnableConfig | None = None,
+                         **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
+        async for out in self._atransform_stream_with_config(input, self._astream, config):
+            yield out
+
+
 def build_rag_chain(
     cfg: RagConfig | None = None,
     *,
     llm: BaseLanguageModel[Any] | None = None,
     retriever: BaseRetriever | None = None,
     prompt: BasePromptTemplate[Any] | str | None = None,
+    guards: Sequence[Guard] | None = None,
 ) -> Runnable[str | dict[str, Any], dict[str, Any]]:
     """Build the retrieval-augmented answer chain.
 
@@ -124,6 +292,8 @@ def build_rag_chain(
         llm: A ready chat model; default `build_chat_model(cfg)`.
         retriever: A ready retriever; default `build_retriever(cfg)`.
         prompt: A ready prompt or template text; default `build_prompt(cfg)`.
+        guards: Checks around the model (see `ragloom.guards`); default
+            `build_guards(cfg)`, what `cfg.guards` switches on. `[]` runs none.
 
     Returns:
         A Runnable from a question (or `RagInput`) to `RagOutput`.
@@ -140,14 +310,17 @@ def build_rag_chain(
         >>> retriever = build_retriever(cfg, embeddings=DeterministicFakeEmbedding(size=8))
         >>> chain = build_rag_chain(cfg, llm=FakeListChatModel(responses=["I don't know."]),
         ...                         retriever=retriever)
-        >>> chain.invoke("Who?")["answer"]
-        "I don't know."
+        >>> result = chain.invoke("Who?")  # nothing ingested: abstains, no model call
+        >>> result["answer"], result["grounded"]
+        ('The documents do not contain the answer to this question.', False)
 
     """
     cfg = cfg if cfg is not None else load_config()
     llm = llm if llm is not None else build_chat_model(cfg)
     retriever = retriever if retriever is not None else build_retriever(cfg, llm=llm)
     answer_prompt = prompt if isinstance(prompt, BasePromptTemplate) else build_prompt(cfg, prompt)
+    guards = list(guards) if guards is not None else build_guards(
+        cfg, instructions=DEFAULT_SYSTEM_TEMPLATE)
     condense = (build_condense_prompt(cfg) | llm | StrOutputParser()).with_config(
         run_name="condense_question"
     )
@@ -156,31 +329,35 @@ def build_rag_chain(
         return {"question": inputs["question"],
                 "chat_history": get_buffer_string(inputs["chat_history"])}
 
-    # One step prepares the input and retrieves: every Runnable in the chain costs a traced
-    # run per call, and this keeps build_rag_chain as cheap as a hand-wired chain.
+    # One step prepares the input, retrieves and runs the guards: every Runnable in the
+    # chain costs a traced run per call, and this keeps build_rag_chain as cheap as a
+    # hand-wired chain.
     def retrieve(value: str | dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        inputs = _prepare(value)
-        query = inputs["question"]
-        if inputs["chat_history"]:
-            query = condense.invoke(_condense_inputs(inputs), config).strip() or query
-        return {**inputs, "sources": retriever.invoke(query, config)}
+        state = _guarded_input(_prepare(value), guards, config)
+        query = state["question"]
+        if state["chat_history"]:
+            query = condense.invoke(_condense_inputs(state), config).strip() or query
+        documents = retriever.invoke(_restored(query, state, guards), config)
+        return _with_context(state, documents, cfg, guards, config)
 
     async def aretrieve(value: str | dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        inputs = _prepare(value)
-        query = inputs["question"]
-        if inputs["chat_history"]:
-            query = (await condense.ainvoke(_condense_inputs(inputs), config)).strip() or query
-        return {**inputs, "sources": await retriever.ainvoke(query, config)}
+        state = _guarded_input(_prepare(value), guards, config)
+        query = state["question"]
+        if state["chat_history"]:
+            query = (await condense.ainvoke(_condense_inputs(state), config)).strip() or query
+        documents = await retriever.ainvoke(_restored(query, state, guards), config)
+        return _with_context(state, documents, cfg, guards, config)
 
-    def answer_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
-        return {"context": format_context(inputs["sources"]), "question": inputs["question"],
-                "chat_history": inputs["chat_history"]}
+    model_answer = answer_prompt | llm | StrOutputParser()
+    abstain_text = cfg.answer.abstain_text
 
-    answer = RunnableLambda(answer_inputs, name="format_context") | answer_prompt | llm
+    def answer_or_abstain(state: dict[str, Any]) -> Runnable[Any, str] | str:
+        # No source counts: answer without calling the chat model.
+        return model_answer if state["sources"] else abstain_text
+
     chain = (
         RunnableLambda(retrieve, afunc=aretrieve, name="retrieve")
-        | RunnablePassthrough.assign(answer=answer | StrOutputParser())
-        | RunnablePick(["question", "sources", "answer"])
+        | RunnablePassthrough.assign(answer=RunnableLambda(answer_or_abstain, name="answer"))
+        | _Finish(guards=guards, footer=cfg.answer.sources_footer)
     )
     return chain.with_config(run_name="rag_chain")
-

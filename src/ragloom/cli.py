@@ -105,15 +105,40 @@ def _stream_answer(cfg: RagConfig, payload: str | dict[str, Any]) -> tuple[str, 
     from ragloom.chains import build_rag_chain
 
     chain = build_rag_chain(cfg)
-    answer, sources = "", []
+    answer, sources, tail = "", [], {}
     for chunk in chain.stream(payload):
         if "sources" in chunk:
             sources = chunk["sources"]
         if "answer" in chunk:
             answer += chunk["answer"]
             console.print(chunk["answer"], end="", markup=False, highlight=False)
+        if "grounded" in chunk:
+            tail = chunk
     console.print()
+    _print_checks(tail)
     return answer, sources
+
+
+def _print_checks(tail: dict[str, Any]) -> None:
+    """Say what the answer rests on: its citations, abstention, and what the checks found."""
+    # Text, not markup: sources and citations come from documents and the model.
+    checks = tail.get("checks") or {}
+    cited = ", ".join(f"[{d.metadata['citation']}]" for d in tail.get("citations") or [])
+    if tail.get("grounded") is False:
+        reason = {"empty": "the model gave an empty answer",
+                  "repeats_prompt": "the model only repeated the prompt"}.get(
+                      str(checks.get("answer")), "no retrieved document is relevant enough")
+        console.print(Text.assemble(("grounded: false", "yellow"), f" ({reason})"))
+    elif cited:
+        console.print(Text(f"cited: {cited}"))
+    if checks.get("removed_citations"):
+        removed = ", ".join(f"[{n}]" for n in checks["removed_citations"])
+        console.print(Text.assemble(("removed citations without a source:", "yellow"),
+                                    f" {removed}"))
+    for flag in checks.get("flagged") or []:
+        console.print(Text.assemble((f"{flag['action']}:", "yellow"),
+                                    f" {flag['source']} holds instructions"
+                                    f" ({', '.join(flag['rules'])})"))
 
 
 @app.command()
@@ -134,6 +159,8 @@ def ask(
             "question": result["question"], "answer": result["answer"],
             "sources": [{"id": d.id, "content": d.page_content, "metadata": d.metadata}
                         for d in result["sources"]],
+            "citations": [d.metadata["citation"] for d in result["citations"]],
+            "grounded": result["grounded"], "checks": result["checks"],
         }, indent=2, default=str))
         return
     _, sources = _run(lambda: _stream_answer(cfg, question))
@@ -316,6 +343,9 @@ def eval_retrieval(
     search: Annotated[str | None, typer.Option(help="similarity | mmr | threshold.")] = None,
     json_out: Annotated[Path | None, typer.Option(
         "--json", help="Also write the full result (per question too) to this JSON file.")] = None,
+    answers: Annotated[bool, typer.Option(
+        "--answers", help="Also ask the chat model: citation precision, abstention, time.")
+    ] = False,
 ) -> None:
     """Score retrieval on a labelled dataset: recall@k, MRR@k, nDCG@k and timings.
 
@@ -335,9 +365,32 @@ def eval_retrieval(
     table.add_row(f"{result.recall:.3f}", f"{result.mrr:.3f}", f"{result.ndcg:.3f}",
                   f"{result.median_ms:.1f}", f"{result.p95_ms:.1f}")
     console.print(table)
+    data = result.to_dict()
+    if answers:
+        data["answers"] = _eval_answers(dataset, cfg)
     if json_out is not None:
-        json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        json_out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         console.print(Text(f"wrote {json_out}"), style="dim", highlight=False)
+
+
+def _eval_answers(dataset: Path, cfg: RagConfig) -> dict[str, Any]:
+    from ragloom.answer_eval import evaluate_chain
+
+    result = _run(lambda: evaluate_chain(dataset, cfg))
+    table = Table(title=f"answers: {result.answerable} answerable + {result.unanswerable}"
+                        f" unanswerable, {result.settings['llm']},"
+                        f" min_relevance={result.settings['min_relevance']}")
+    for column in ("citation precision", "abstention accuracy", "abstained (unanswerable)",
+                   "answered (answerable)", "median s", "p95 s", "suggested bar"):
+        table.add_column(column, justify="right")
+    precision = result.citation_precision
+    bar = result.suggested_min_relevance
+    table.add_row("n/a" if precision is None else f"{precision:.3f}",
+                  f"{result.abstention_accuracy:.3f}", f"{result.abstained_when_unanswerable:.3f}",
+                  f"{result.answered_when_answerable:.3f}", f"{result.median_s:.2f}",
+                  f"{result.p95_s:.2f}", "n/a" if bar is None else f"{bar:.3f}")
+    console.print(table)
+    return result.to_dict()
 
 
 def main() -> None:

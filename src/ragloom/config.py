@@ -47,7 +47,9 @@ from ragloom._redact import mask_url
 from ragloom.errors import ConfigError
 
 __all__ = [
+    "AnswerSettings",
     "EmbeddingsSettings",
+    "GuardSettings",
     "IngestSettings",
     "LLMSettings",
     "ModelSettings",
@@ -290,6 +292,35 @@ class PromptSettings(_Section):
     """Prompt that turns a follow-up plus chat history into a standalone question."""
 
 
+class AnswerSettings(_Section):
+    """What counts as grounded, and what the chain says when nothing does."""
+
+    min_relevance: float | None = Field(0.3, ge=-1.0, le=1.0)
+    """Lowest cosine similarity of a chunk's dense vector to the question's for the chunk
+    to count, the same in every retrieval mode (not the mode's own score). When none
+    counts the chain abstains without calling the chat model; null turns the bar off."""
+    abstain_text: str = "The documents do not contain the answer to this question."
+    """The answer given, without calling the chat model, when no chunk counts."""
+    sources_footer: bool = False
+    """Append `[Sources: a.md, b.md]` listing the cited files to the answer."""
+
+
+class GuardSettings(_Section):
+    """Checks around the chat model (see docs/chains.md)."""
+
+    redact: Literal["auto", "on", "off"] = "auto"
+    """Mask e-mails, phones, IBANs, card numbers, keys and tokens before the chat model;
+    `auto`: on when the chat model's server is not on this machine (openai without a
+    loopback `base_url`), off for a local Ollama. Placeholders are restored in the answer."""
+    screen: Literal["off", "fence", "drop"] = "fence"
+    """Retrieved chunks that carry instructions: `fence` keeps them marked as untrusted,
+    `drop` removes them; either way they are reported in the output's `checks`."""
+    phone_region: str | None = None
+    """Redaction: region (`US`, `DE`, ...) for phone numbers written without `+country`."""
+    check_output: bool = True
+    """Report an empty answer, or one that only repeats the prompt, instead of returning it."""
+
+
 class IngestSettings(_Section):
     """How files become chunks."""
 
@@ -336,6 +367,10 @@ class RagConfig(BaseSettings):
     """Prompts."""
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     """Loading and splitting files."""
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    """Grounding: the relevance bar, abstention and the sources footer."""
+    guards: GuardSettings = Field(default_factory=GuardSettings)
+    """Checks around the chat model: redaction, screening, output checks."""
 
     def __init__(self, **values: Any) -> None:
         _check_environment()

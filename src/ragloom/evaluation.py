@@ -1,7 +1,9 @@
 """Retrieval evaluation: recall@k, MRR@k, nDCG@k and timings on a labelled dataset.
 
 A dataset is JSON Lines, one question per line:
-`{"question": "...", "relevant_sources": ["keys.md", ...]}`. A retrieved document
+`{"question": "...", "relevant_sources": ["keys.md", ...]}`; an empty list marks a
+question the corpus does not answer (used by the answer metrics, skipped by the
+retrieval ones; see `ragloom.answer_eval`). A retrieved document
 is relevant when its `metadata["source"]` is one of `relevant_sources` or ends with
 one of them after a `/` (so `keys.md` matches `docs/security/keys.md`). Several
 chunks of one relevant source count once: the first is a hit, the rest are not.
@@ -74,7 +76,7 @@ class EvalExample:
     question: str
     """The question asked of the retriever."""
     relevant_sources: tuple[str, ...]
-    """Sources (paths or path suffixes) that answer it."""
+    """Sources (paths or path suffixes) that answer it; empty: the corpus does not."""
 
 
 @dataclass
@@ -190,12 +192,12 @@ def _example(entry: Any, where: str) -> EvalExample:
         not isinstance(question, str)
         or not question.strip()
         or not isinstance(sources, list)
-        or not sources
         or not all(isinstance(s, str) and s for s in sources)
     ):
         raise ConfigError(
-            f"{where}: each entry needs a non-empty \"question\" string and a non-empty"
-            " \"relevant_sources\" list of source paths, e.g."
+            f"{where}: each entry needs a non-empty \"question\" string and a"
+            " \"relevant_sources\" list of source paths (empty for a question the corpus"
+            ' does not answer), e.g.'
             ' {"question": "How do I rotate keys?", "relevant_sources": ["keys.md"]}'
         )
     return EvalExample(question, tuple(sources))
@@ -305,6 +307,7 @@ def evaluate_retriever(
         if isinstance(dataset, str | Path)
         else [_example(entry, f"dataset entry {n}") for n, entry in enumerate(dataset, 1)]
     )
+    examples = [e for e in examples if e.relevant_sources]  # unanswerable: answers only
     if not examples:
         raise ConfigError("the eval dataset holds no questions")
     if k is not None and k < 1:

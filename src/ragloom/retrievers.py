@@ -3,7 +3,10 @@
 `k` is honoured exactly, per retriever and per call (`retriever.invoke(q, k=2)`),
 filters come from config or per call (`filter={"source": "a.md"}`), and every
 returned document carries its relevance in `metadata["score"]` (cosine similarity
-for dense, the BM25 score for sparse, the RRF score for hybrid). Hybrid search asks
+for dense, the BM25 score for sparse, the RRF score for hybrid) and, where dense vectors
+are searched, `metadata["relevance"]`: the cosine similarity of the chunk's dense vector
+to the question's, on the same scale in dense and hybrid mode (what `answer.min_relevance`
+compares). Hybrid search asks
 Qdrant for `fetch_k` dense and `fetch_k` sparse candidates and fuses them with
 Qdrant's reciprocal rank fusion. With `retrieval.multi_query`, the chat model writes
 variants of the question, each is retrieved, and the lists are fused (RRF again).

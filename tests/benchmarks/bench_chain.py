@@ -2,6 +2,10 @@
 
 Both chains share the same in-memory Qdrant store, retriever, prompt and a
 zero-latency fake chat model, so the difference is the chain machinery alone.
+"build_rag_chain" runs with guards off and no relevance bar (the fake embeddings are
+random, so a bar would abstain); citations are verified as always. The guarded
+variant (screen + output check, the defaults for a local Ollama, plus redaction) is
+printed for information.
 Run: python -m tests.benchmarks.bench_chain [--queries 400]
 """
 
@@ -19,6 +23,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableParallel, RunnablePassthrough
 
 from ragloom import RagConfig, build_prompt, build_rag_chain, build_retriever, build_vector_store
+from ragloom.config import GuardSettings
 from ragloom.prompts import format_context
 
 
@@ -41,7 +46,8 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=2000)
     args = parser.parse_args()
 
-    cfg = RagConfig(qdrant={"location": ":memory:", "collection": "bench_chain"})
+    cfg = RagConfig(qdrant={"location": ":memory:", "collection": "bench_chain"},
+                    answer={"min_relevance": None})
     store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=384))
     store.add_documents(
         [Document(f"Document {i} about topic {i % 37}.", metadata={"source": f"d{i}.md"})
@@ -50,9 +56,12 @@ def main() -> None:
     retriever = build_retriever(cfg, store)
     prompt = build_prompt(cfg)
     llm = FakeListChatModel(responses=["An answer [1]."])
+    guarded_cfg = cfg.model_copy(update={"guards": GuardSettings(redact="on")})
     chains = {
-        "build_rag_chain": build_rag_chain(cfg, llm=llm, retriever=retriever, prompt=prompt),
+        "build_rag_chain": build_rag_chain(cfg, llm=llm, retriever=retriever, prompt=prompt,
+                                           guards=[]),
         "hand-wired LCEL": hand_wired(retriever, prompt, llm),
+        "guarded": build_rag_chain(guarded_cfg, llm=llm, retriever=retriever, prompt=prompt),
     }
     questions = [f"question about topic {i % 37}" for i in range(args.queries)]
     for chain in chains.values():  # warm up
@@ -70,6 +79,8 @@ def main() -> None:
         print(f"{name:>16}: median {ms:.3f} ms/query over {args.queries} queries")
     ratio = medians["build_rag_chain"] / medians["hand-wired LCEL"]
     print(f"overhead ratio (build_rag_chain / hand-wired): {ratio:.3f}x  (target <= 1.05x)")
+    guarded = medians["guarded"] / medians["hand-wired LCEL"]
+    print(f"with guards (screen, redact, output check) / hand-wired: {guarded:.3f}x")
 
 
 if __name__ == "__main__":
