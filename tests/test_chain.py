@@ -145,4 +145,4 @@ def test_ollama_options_and_headers_reach_the_request(cfg: RagConfig, vcr: Any) 
     assert body["keep_alive"] == "5m"  # Ollama parses Go durations
     assert chat.headers.get("X-Team") == "docs"
     embed = next(r for r in vcr.requests if urlsplit(r.uri).path == "/api/embed")
-    assert json.loads(embed.body)["keep_alive"] == 600  # OllamaEmbeddings takes seconds
+    assert json.loads(embed.body)["keep_alive"] == "10m"  # as configured, like the chat

@@ -500,6 +500,8 @@ def test_real_embeddings_reingest_and_update(docs: Path, cfg: RagConfig, vcr: An
         "Backup policy\n\nDatabases are backed up every hour. Snapshots are kept for 7 days.\n")
     report = ingest([docs], cfg)
     assert (report.updated, report.unchanged, report.chunks_written) == (1, 3, 1)
-    assert calls() == first + 1  # one batch: the changed file's single chunk
+    # /api/show (the context length, once per embeddings object), then one batch: the
+    # changed file's single chunk.
+    assert calls() == first + 2
     top = build_vector_store(cfg).similarity_search("How often are databases backed up?", k=1)
     assert "every hour" in top[0].page_content
