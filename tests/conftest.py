@@ -18,6 +18,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
+# The test server and its own tests (tests/ollama_server/) need the `record` extra; without
+# it they are left out of collection (the default run deselects the live tier anyway).
+collect_ignore = (["ollama_server"] if any(
+    __import__("importlib.util").util.find_spec(name) is None
+    for name in ("starlette", "uvicorn", "llama_cpp")) else [])
+
 from ragloom.config import RagConfig
 from ragloom.testing import vcr_config as ragloom_vcr_config
 
