@@ -18,11 +18,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-# The test server and its own tests (tests/ollama_server/) need the `record` extra; without
-# it they are left out of collection (the default run deselects the live tier anyway).
-collect_ignore = (["ollama_server"] if any(
-    __import__("importlib.util").util.find_spec(name) is None
-    for name in ("starlette", "uvicorn", "llama_cpp")) else [])
 
 from ragloom.config import RagConfig
 from ragloom.testing import vcr_config as ragloom_vcr_config
@@ -31,6 +26,13 @@ CHAT_MODEL = "smollm2:135m"
 EMBED_MODEL = "all-minilm"
 REPLAY_URL = "http://127.0.0.1:11434"  # never contacted while replaying
 LOOPBACK = ["127.0.0.1", "localhost", "::1"]
+
+# The test server and its own tests (tests/ollama_server/) need the `record` extra; without
+# it they are left out of collection (the default run deselects the live tier anyway).
+collect_ignore = (["ollama_server"] if any(
+    __import__("importlib.util").util.find_spec(name) is None
+    for name in ("starlette", "uvicorn", "llama_cpp")) else [])
+
 
 
 def _recording(config: pytest.Config) -> bool:
