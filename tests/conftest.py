@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-
 from ragloom.config import RagConfig
 from ragloom.testing import vcr_config as ragloom_vcr_config
 
