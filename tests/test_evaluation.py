@@ -184,6 +184,7 @@ def test_answer_metrics_by_hand() -> None:
     ])
     assert (result.questions, result.answerable, result.unanswerable) == (4, 2, 2)
     assert result.citation_precision == pytest.approx(1 / 3)  # a.md in a1; x.md, a.md in u2
+    assert (result.citations, result.citing_answers) == (3, 2)
     assert result.abstention_accuracy == pytest.approx(2 / 4)  # a1 and u1
     assert result.abstained_when_unanswerable == 0.5 and result.answered_when_answerable == 0.5
     # Top relevances: answerable 0.8, 0.2; unanswerable 0.1, 0.5. A bar of 0.15 gets 3 of 4

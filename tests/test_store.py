@@ -428,6 +428,19 @@ def test_bm25_query_and_determinism() -> None:
     assert first.embed_documents([""])[0].indices == []
 
 
+def test_bm25_cached_weights_equal_the_tokenizer_on_any_text() -> None:
+    # embed_documents looks words up in a cache (and skips NFKC for ASCII text): its
+    # terms must be exactly tokenize's, cold and warm, ASCII or not.
+    texts = ["The runners were running; don't stop", "Straße ﬁle café CAFÉ don\u2019t",
+             "API_KEY o'clock \uff12\uff10\uff12\uff16 the the", "", "THE AND"]
+    bm25 = BM25SparseEmbeddings()
+    term = BM25SparseEmbeddings.term_id
+    for _ in range(2):
+        for text, vec in zip(texts, bm25.embed_documents(texts), strict=True):
+            assert vec.indices == sorted({term(stem) for stem in bm25.tokenize(text)})
+            assert bm25.embed_query(text).indices == vec.indices
+
+
 def test_bm25_rejects_unknown_language() -> None:
     with pytest.raises(ValueError, match="no Snowball stemmer"):
         BM25SparseEmbeddings(language="klingon")

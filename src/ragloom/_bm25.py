@@ -26,6 +26,7 @@ import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
+from itertools import repeat
 from typing import Any
 
 import snowballstemmer  # type: ignore[import-untyped, unused-ignore]
@@ -57,6 +58,8 @@ ENGLISH_STOP_WORDS: frozenset[str] = frozenset(
 # Underscores split words, so `api_key` matches "API key".
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\uff07": "'"})
+_UNSEEN = -1  # term ids are unsigned
+_CACHE_WORDS = 200_000  # bounded: a corpus's vocabulary, not its text
 
 
 class BM25SparseEmbeddings(SparseEmbeddings):
@@ -117,6 +120,9 @@ class BM25SparseEmbeddings(SparseEmbeddings):
         # async API runs embed_documents in executor threads.
         self._local = threading.local()
         self._cache: dict[str, str] = {}
+        # word → term id (None for a stop word): one dict lookup per word of a chunk
+        # instead of stemming and hashing it, which was most of an ingest's CPU time.
+        self._ids: dict[str, int | None] = {}
 
     def __repr__(self) -> str:
         return (
@@ -142,7 +148,7 @@ class BM25SparseEmbeddings(SparseEmbeddings):
             if stemmer is None:
                 stemmer = self._local.stemmer = snowballstemmer.stemmer(self.language)
             stem = str(stemmer.stemWord(word))
-            if len(self._cache) < 200_000:  # bounded: a corpus's vocabulary, not its text
+            if len(self._cache) < _CACHE_WORDS:
                 self._cache[word] = stem
         return stem
 
@@ -159,6 +165,24 @@ class BM25SparseEmbeddings(SparseEmbeddings):
             self._stem(word) for word in _WORD.findall(normalized) if word not in self.stop_words
         ]
 
+    def _term_ids(self, text: str) -> list[int]:
+        """The term ids of `text`'s stems in order, stop words removed."""
+        if text.isascii():  # NFKC and the apostrophe table leave ASCII as it is
+            words = _WORD.findall(text.lower())
+        else:
+            words = _WORD.findall(
+                unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).casefold())
+        known = self._ids
+        ids = list(map(known.get, words, repeat(_UNSEEN, len(words))))
+        if _UNSEEN in ids:
+            fresh = {word: None if word in self.stop_words else self.term_id(self._stem(word))
+                     for word in set(words).difference(known)}
+            if len(known) + len(fresh) <= _CACHE_WORDS:
+                known.update(fresh)
+            ids = [fresh[word] if term == _UNSEEN else term
+                   for word, term in zip(words, ids, strict=True)]
+        return [term for term in ids if term is not None]
+
     def embed_documents(self, texts: list[str]) -> list[SparseVector]:
         """BM25 term-frequency weights of each text, sorted by term id.
 
@@ -168,14 +192,16 @@ class BM25SparseEmbeddings(SparseEmbeddings):
 
         """
         vectors = []
+        k1, saturation = self.k1, self.k1 + 1.0
         for text in texts:
-            ids = [self.term_id(stem) for stem in self.tokenize(text)]
+            ids = self._term_ids(text)
             # Different stems whose hashes collide count as one term: indices must be unique.
-            counts = Counter(ids)
-            norm = self.k1 * (1.0 - self.b + self.b * len(ids) / self.avgdl)
-            indices = sorted(counts)
-            values = [counts[i] * (self.k1 + 1.0) / (counts[i] + norm) for i in indices]
-            vectors.append(SparseVector(indices=indices, values=values))
+            counts = sorted(Counter(ids).items())
+            norm = k1 * (1.0 - self.b + self.b * len(ids) / self.avgdl)
+            indices = [term for term, _ in counts]
+            values = [tf * saturation / (tf + norm) for _, tf in counts]
+            # Built without validation: sorted unique ints and floats by construction.
+            vectors.append(SparseVector.model_construct(indices=indices, values=values))
         return vectors
 
     def embed_query(self, text: str) -> SparseVector:
@@ -186,5 +212,5 @@ class BM25SparseEmbeddings(SparseEmbeddings):
             [1.0]
 
         """
-        indices = sorted({self.term_id(stem) for stem in self.tokenize(text)})
+        indices = sorted(set(self._term_ids(text)))
         return SparseVector(indices=indices, values=[1.0] * len(indices))

@@ -465,7 +465,7 @@ def _vector(value: Any) -> Any:
     if isinstance(value, dict):
         return {name: _vector(v) for name, v in value.items()}
     if isinstance(value, models.SparseVector):
-        return qe.SparseVector(list(value.indices), list(value.values))
+        return qe.SparseVector(value.indices, value.values)
     return value if isinstance(value, list) else list(value)
 
 

@@ -55,18 +55,17 @@ class Ledger:
     def __init__(self, client: QdrantClient, collection: str, metadata_key: str) -> None:
         self.client, self.collection, self.meta = client, collection, metadata_key
         self.local = is_embedded(client)
-        self.edge = getattr(client, "engine", None) == "edge"
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call the client: inline in local mode, in a thread for edge and a server.
+        """Call the client: inline for an embedded engine, in a thread for a server.
 
-        Local mode is Python CPU work under the GIL (and SQLite may insist on its
-        thread); a server call is I/O, which must not block the loop.
+        Embedded engines are CPU work that holds the GIL: local mode is Python (and
+        SQLite may insist on its thread), and qdrant-edge 0.9 keeps the GIL through
+        its writes and index builds, so a thread would stall the loop just the same
+        and add a hop per call. A server call is I/O, which must not block the loop.
         """
-        if self.local and not self.edge:
+        if self.local:
             return fn(*args, **kwargs)
-        # Edge: converting points and writing the WAL take a while and release the GIL
-        # in part; in a thread, embedding requests keep flowing meanwhile.
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     def pinned_root(self, root: str) -> str:

@@ -102,6 +102,10 @@ class AnswerEvalResult:
     """95th-percentile (nearest-rank) seconds per answer."""
     suggested_min_relevance: float | None
     """The bar that would best separate answerable from unanswerable questions here."""
+    citations: int = 0
+    """Citations over all answers: the number `citation_precision` is a share of."""
+    citing_answers: int = 0
+    """Answers that cite at least one source (a small model often cites none)."""
     settings: dict[str, Any] = field(default_factory=dict)
     """What was evaluated: models, mode, the bar, ..."""
     per_question: list[AnswerResult] = field(default_factory=list)
@@ -187,6 +191,8 @@ def evaluate_answers(
         median_s=statistics.median(timings),
         p95_s=_percentile(timings, 95),
         suggested_min_relevance=_suggested_bar(results),
+        citations=citations,
+        citing_answers=sum(bool(r.cited_sources) for r in results),
         settings=dict(settings or {}),
         per_question=results,
     )

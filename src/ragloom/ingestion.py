@@ -70,6 +70,11 @@ __all__ = ["CHUNK_NAMESPACE", "INGEST_KEY", "FailedFile", "IngestProgress", "Ing
            "ProgressCallback", "aingest", "chunk_id", "ingest"]
 
 _INLINE_BYTES = 256 * 1024
+"""Files up to this size are read and hashed on the event loop: a thread hop costs more."""
+_INLINE_SPLIT_BYTES = 32 * 1024
+_INLINE_SPLIT_TYPES = frozenset({".txt", ".md", ".markdown"})
+"""Plain-text files up to `_INLINE_SPLIT_BYTES` are split on the loop too (well under
+a millisecond each); parsing PDF or HTML, or a big file, goes to a thread."""
 Status = Literal["added", "updated", "unchanged", "deleted", "failed"]
 Paths = str | Path | Sequence[str | Path]
 
@@ -330,19 +335,23 @@ class _Run:
     async def _prepare(self, path: Path, source: str) -> tuple[str, list[Chunk] | None]:
         """Read and hash a file, then load and split it unless it is stored already.
 
-        Small files are read and hashed on the loop (a thread hop costs more than that);
-        big ones, and all parsing, in threads, so embedding requests keep flowing.
+        Small files are read and hashed, and small plain-text ones split, on the loop
+        (a thread hop costs more than that); big ones and parsing go to threads, so
+        embedding requests keep flowing.
         """
         try:
-            small = path.stat().st_size <= _INLINE_BYTES
+            size = path.stat().st_size
         except OSError:
-            small = True  # read_file says what is wrong
+            size = 0  # read_file says what is wrong
+        small = size <= _INLINE_BYTES
         data, file_hash = _read(path) if small else await asyncio.to_thread(_read, path)
         stored = self.inventory.get(source, {})
         if len(stored) == 1 and not self.aliases.get(source):
             ((stored_hash, count, chunking), points), = stored.items()
             if (stored_hash, chunking, points) == (file_hash, self.splitter.signature, count):
                 return file_hash, None
+        if size <= _INLINE_SPLIT_BYTES and path.suffix.lower() in _INLINE_SPLIT_TYPES:
+            return file_hash, self.splitter.split(load_sections(path, data))
         chunks = await asyncio.to_thread(lambda: self.splitter.split(load_sections(path, data)))
         return file_hash, chunks
 
@@ -452,16 +461,23 @@ class _Run:
                 else:
                     dense = await asyncio.get_running_loop().run_in_executor(
                         self.pool, self.embeddings.embed_documents, texts)
+            # The slot is free: let the next request go out before the CPU work below
+            # (which holds the loop, and the GIL, for milliseconds).
+            await asyncio.sleep(0)
             if len(dense) != len(texts):
                 raise IngestError(f"the embeddings model returned {len(dense)} vectors for"
                                   f" {len(texts)} texts")
             for vector, values in zip(vectors, dense, strict=True):
                 vector[self.store.vector_name] = values
         if self.sparse is not None:
-            sparse = await self.sparse.aembed_documents(texts)
+            if isinstance(self.sparse, BM25SparseEmbeddings):
+                # Pure Python under the GIL: a thread would only add the hop.
+                sparse = self.sparse.embed_documents(texts)
+            else:  # a model (fastembed's ONNX) may run outside the GIL: off the loop
+                sparse = await self.sparse.aembed_documents(texts)
             for vector, terms in zip(vectors, sparse, strict=True):
                 vector[self.store.sparse_vector_name] = models.SparseVector.model_construct(
-                    indices=list(terms.indices), values=list(terms.values))
+                    indices=terms.indices, values=terms.values)
         return vectors
 
     async def _finish(self, job: _Job) -> None:

@@ -43,7 +43,7 @@ from qdrant_client import QdrantClient, models
 
 from ragloom import RagConfig
 from ragloom.ingestion import ingest
-from ragloom.store import build_vector_store
+from ragloom.store import build_vector_store, close_clients
 
 CHUNK_SIZE, OVERLAP = 1000, 150
 
@@ -202,6 +202,7 @@ def rss_child(chunks: int, keep: bool, engine: str = "edge") -> None:
         elapsed = time.perf_counter() - start
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         assert report.chunks_written == made, (report.chunks_written, made)
+        close_clients()
     print(json.dumps({"chunks": made, "before_kb": before, "peak_kb": peak,
                       "seconds": elapsed}))
 
@@ -264,6 +265,7 @@ def main() -> None:
                 embeddings.embed_query("warm up: load the model")
                 compare("test server over HTTP: all-minilm on this CPU + latency fault",
                         corpus, chunks, embeddings, served, 384, rounds=1)
+        close_clients()  # the Edge shard closes (and flushes) before its folder is deleted
 
     for keep, label in ((True, f"points kept in the {args.engine} store"),
                         (False, "upserts discarded: the pipeline alone")):
