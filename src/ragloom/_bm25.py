@@ -196,10 +196,10 @@ class BM25SparseEmbeddings(SparseEmbeddings):
         for text in texts:
             ids = self._term_ids(text)
             # Different stems whose hashes collide count as one term: indices must be unique.
-            counts = sorted(Counter(ids).items())
+            counts = Counter(ids)
             norm = k1 * (1.0 - self.b + self.b * len(ids) / self.avgdl)
-            indices = [term for term, _ in counts]
-            values = [tf * saturation / (tf + norm) for _, tf in counts]
+            indices = sorted(counts)
+            values = [tf * saturation / (tf + norm) for tf in map(counts.__getitem__, indices)]
             # Built without validation: sorted unique ints and floats by construction.
             vectors.append(SparseVector.model_construct(indices=indices, values=values))
         return vectors
