@@ -441,6 +441,19 @@ def test_bm25_cached_weights_equal_the_tokenizer_on_any_text() -> None:
             assert bm25.embed_query(text).indices == vec.indices
 
 
+def test_bm25_weights_are_the_same_once_its_word_cache_is_full(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import ragloom._bm25
+
+    texts = ["The runners were running; don't stop the runner", "cats sat on mats, a cat sat"]
+    expected = BM25SparseEmbeddings().embed_documents(texts)
+    monkeypatch.setattr(ragloom._bm25, "_CACHE_WORDS", 2)  # full after the first words
+    small = BM25SparseEmbeddings()
+    for _ in range(2):
+        assert small.embed_documents(texts) == expected
+    assert len(small._ids) <= 2
+
+
 def test_bm25_rejects_unknown_language() -> None:
     with pytest.raises(ValueError, match="no Snowball stemmer"):
         BM25SparseEmbeddings(language="klingon")

@@ -121,7 +121,7 @@ class BM25SparseEmbeddings(SparseEmbeddings):
         self._local = threading.local()
         self._cache: dict[str, str] = {}
         # word → term id (None for a stop word): one dict lookup per word of a chunk
-        # instead of stemming and hashing it, which was most of an ingest's CPU time.
+        # instead of stemming and hashing it, once the largest CPU cost of an ingest.
         self._ids: dict[str, int | None] = {}
 
     def __repr__(self) -> str:

@@ -17,7 +17,7 @@ random words with random unit 384-d vectors, hybrid collection, 200 sources):
 Run: python -m tests.benchmarks.bench_store [--sizes 10000 100000] [--engines edge local]
      [--local-max 10000]
 The local engine (qdrant-client local mode) takes about 17 minutes at 100,000 chunks on
-a 2-core machine (3.5 to add them, the rest in 4 to 9 s hybrid queries and a 21 s
+a 2-core machine (3.5 minutes to add them, the rest in 4 to 9 s hybrid queries and a 21 s
 reopen); by default it runs only up to `--local-max` chunks.
 """
 
