@@ -351,6 +351,30 @@ async def test_cancelled_run_leaves_old_or_new_data_and_rerun_converges(
     assert not by_source(store)["docs/backups.txt"] & old["docs/backups.txt"]
 
 
+@pytest.mark.parametrize("entry", ["ingest", "aingest"])
+async def test_no_request_goes_out_once_one_has_failed(
+    tmp_path: Path, request: pytest.FixtureRequest, entry: str
+) -> None:
+    """The slot a failed request frees must not send a batch whose vectors are never stored.
+
+    (Besides the waste, a replayed cassette would see a request it never recorded.)
+    """
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(6):
+        (corpus / f"f{i}.txt").write_text(f"File {i}. " + "word " * 100)
+    cfg = fake_cfg(request, embeddings={"batch_size": 2, "max_concurrency": 1})
+    embeddings = CountingEmbeddings(fail_on_call=2)
+    store = fake_store(cfg, embeddings)
+    with pytest.raises(ConnectionError, match="call 2"):
+        if entry == "ingest":
+            ingest(["corpus"], cfg, store=store)
+        else:
+            await aingest(["corpus"], cfg, store=store)
+    assert embeddings.calls == 2  # the batch that landed and the one that failed
+    assert store.client.count(cfg.qdrant.collection).count == 2
+
+
 # --- throughput plumbing ---------------------------------------------------------------
 
 @pytest.mark.parametrize("entry", ["ingest", "aingest"])

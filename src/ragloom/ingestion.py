@@ -284,6 +284,7 @@ class _Run:
         self.splitter = Splitter(cfg.ingest.chunk_size, cfg.ingest.chunk_overlap)
         self.on_progress = on_progress
         self.pool: ThreadPoolExecutor | None = None
+        self.stopping = False  # an embedding request failed: send no more
         self.report = IngestReport()
         self.cfg = cfg
         self.root: str | None = None
@@ -456,11 +457,19 @@ class _Run:
         vectors: list[dict[str, Any]] = [{} for _ in texts]
         if self.embeddings is not None:
             async with self.semaphore:
-                if self.pool is None:
-                    dense = await self.embeddings.aembed_documents(texts)
-                else:
-                    dense = await asyncio.get_running_loop().run_in_executor(
-                        self.pool, self.embeddings.embed_documents, texts)
+                if self.stopping:
+                    # A request failed and the run is ending: the slot it freed must not
+                    # send another batch, whose vectors would never be stored.
+                    raise asyncio.CancelledError
+                try:
+                    if self.pool is None:
+                        dense = await self.embeddings.aembed_documents(texts)
+                    else:
+                        dense = await asyncio.get_running_loop().run_in_executor(
+                            self.pool, self.embeddings.embed_documents, texts)
+                except BaseException:
+                    self.stopping = True  # set before the slot is released
+                    raise
             # The slot is free: let the next request go out before the CPU work below
             # (which holds the loop, and the GIL, for milliseconds).
             await asyncio.sleep(0)
