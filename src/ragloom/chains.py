@@ -39,9 +39,11 @@ from langchain_core.runnables import (
 )
 from typing_extensions import NotRequired
 
+from ragloom._access import User
 from ragloom._citations import AnswerFilter, sources_footer
+from ragloom._identity import resolve_user, user_config
 from ragloom.config import RagConfig, load_config
-from ragloom.errors import InvalidInput
+from ragloom.errors import ConfigError, InvalidInput
 from ragloom.guards import Guard, build_guards
 from ragloom.prompts import (
     DEFAULT_SYSTEM_TEMPLATE,
@@ -284,6 +286,8 @@ def build_rag_chain(
     retriever: BaseRetriever | None = None,
     prompt: BasePromptTemplate[Any] | str | None = None,
     guards: Sequence[Guard] | None = None,
+    user: User | dict[str, Any] | None = None,
+    require_user: bool = False,
 ) -> Runnable[str | dict[str, Any], dict[str, Any]]:
     """Build the retrieval-augmented answer chain.
 
@@ -294,6 +298,9 @@ def build_rag_chain(
         prompt: A ready prompt or template text; default `build_prompt(cfg)`.
         guards: Checks around the model (see `ragloom.guards`); default
             `build_guards(cfg)`, what `cfg.guards` switches on. `[]` runs none.
+        user: The user every call is made for (`{"tenant": ..., "groups": [...]}`);
+            default: each call's `config["configurable"]["ragloom_user"]`, if any.
+        require_user: Refuse a call without a user (`IdentityRequired`).
 
     Returns:
         A Runnable from a question (or `RagInput`) to `RagOutput`.
@@ -316,8 +323,15 @@ def build_rag_chain(
 
     """
     cfg = cfg if cfg is not None else load_config()
+    bound = User.parse(user, where="user") if user is not None else None
     llm = llm if llm is not None else build_chat_model(cfg)
-    retriever = retriever if retriever is not None else build_retriever(cfg, llm=llm)
+    if retriever is None:
+        retriever = build_retriever(cfg, llm=llm, require_user=require_user)
+    elif (bound is not None or require_user) and not _enforces_identity(retriever):
+        raise ConfigError(
+            f"user= and require_user= need a retriever ragloom builds (got"
+            f" {type(retriever).__name__}, which cannot apply the access filter): pass"
+            " build_retriever(cfg), or leave the retriever out")
     answer_prompt = prompt if isinstance(prompt, BasePromptTemplate) else build_prompt(cfg, prompt)
     guards = list(guards) if guards is not None else build_guards(
         cfg, instructions=DEFAULT_SYSTEM_TEMPLATE)
@@ -333,6 +347,7 @@ def build_rag_chain(
     # chain costs a traced run per call, and this keeps build_rag_chain as cheap as a
     # hand-wired chain.
     def retrieve(value: str | dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        config = user_config(config, resolve_user(config, bound, require=require_user))
         state = _guarded_input(_prepare(value), guards, config)
         query = state["question"]
         if state["chat_history"]:
@@ -341,6 +356,7 @@ def build_rag_chain(
         return _with_context(state, documents, cfg, guards, config)
 
     async def aretrieve(value: str | dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        config = user_config(config, resolve_user(config, bound, require=require_user))
         state = _guarded_input(_prepare(value), guards, config)
         query = state["question"]
         if state["chat_history"]:
@@ -361,3 +377,11 @@ def build_rag_chain(
         | _Finish(guards=guards, footer=cfg.answer.sources_footer)
     )
     return chain.with_config(run_name="rag_chain")
+
+
+def _enforces_identity(retriever: BaseRetriever) -> bool:
+    from ragloom.retrievers import MultiQueryRetriever, RagloomRetriever
+
+    if isinstance(retriever, MultiQueryRetriever):
+        return _enforces_identity(retriever.retriever)
+    return isinstance(retriever, RagloomRetriever)

@@ -44,6 +44,7 @@ from pydantic_settings import (
 )
 
 from ragloom._redact import mask_url
+from ragloom._access import AccessRule
 from ragloom.errors import ConfigError
 
 __all__ = [
@@ -335,6 +336,9 @@ class IngestSettings(_Section):
     """Patterns of files picked up inside a folder."""
     root: str | None = None
     """Folder that stored sources are relative to; null: the folder holding the store."""
+    access: list[AccessRule] = Field(default_factory=list)
+    """Access metadata per file pattern: entries `{glob, tenant, groups, classification}`
+    matched on the stored source in order, later ones overriding (docs/multi-user.md)."""
 
 
 class RagConfig(BaseSettings):

@@ -49,6 +49,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_qdrant import RetrievalMode, SparseEmbeddings
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
+from ragloom._access import access_indexes
 from ragloom._bm25 import BM25SparseEmbeddings
 from ragloom._ledger import INGEST_KEY, Ledger
 from ragloom._qdrant_store import RagloomVectorStore, point_id
@@ -547,7 +548,7 @@ def _create(
 
 
 def _index_payload(client: QdrantClient, name: str) -> None:
-    """Keyword indexes on what filters and the ingest ledger use (not in local mode)."""
+    """Keyword indexes on what filters, the ingest ledger and access use (not in local mode)."""
     from ragloom._ledger import _is_local_mode
 
     if _is_local_mode(client):
@@ -555,6 +556,8 @@ def _index_payload(client: QdrantClient, name: str) -> None:
     for key in (f"{RagloomVectorStore.METADATA_KEY}.source",
                 f"{RagloomVectorStore.METADATA_KEY}.file_hash", INGEST_KEY):
         client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
+    for key, schema in access_indexes(RagloomVectorStore.METADATA_KEY):
+        client.create_payload_index(name, key, schema)
 
 
 def _mismatch(name: str, problem: str) -> CollectionMismatch:
