@@ -53,6 +53,7 @@ from ragloom.prompts import (
 )
 from ragloom.providers import build_chat_model
 from ragloom.retrievers import build_retriever
+from ragloom.routing import Router, build_router
 
 __all__ = ["RagInput", "RagOutput", "build_rag_chain"]
 
@@ -204,7 +205,8 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         for guard in self.guards:
             final = guard.after_model(final)
         citations = answer.citations(head["sources"])
-        grounded = bool(state["sources"]) and not checks.get("answer")
+        grounded = (bool(state["sources"]) and not checks.get("answer")
+                    and not checks.get("refused"))
         footer = sources_footer(citations) if self.footer and grounded else ""
         return {"citations": citations, "grounded": grounded, "checks": checks,
                 "footer": footer}
@@ -324,6 +326,11 @@ def build_rag_chain(
     """
     cfg = cfg if cfg is not None else load_config()
     bound = User.parse(user, where="user") if user is not None else None
+    router = build_router(cfg) if llm is None and cfg.routing.models else None
+    if router is not None:
+        # Question-only steps (condensing, multi-query) see the chat history, which may
+        # hold earlier answers from confidential context: a local model when there is one.
+        llm = router.models[router.first_local or router.order[0]]
     llm = llm if llm is not None else build_chat_model(cfg)
     if retriever is None:
         retriever = build_retriever(cfg, llm=llm, require_user=require_user)
@@ -333,8 +340,10 @@ def build_rag_chain(
             f" {type(retriever).__name__}, which cannot apply the access filter): pass"
             " build_retriever(cfg), or leave the retriever out")
     answer_prompt = prompt if isinstance(prompt, BasePromptTemplate) else build_prompt(cfg, prompt)
+    guard_cfg = cfg if router is None else cfg.model_copy(update={"llm": next(
+        m for m in cfg.routing.models if m.name == router.order[0])})
     guards = list(guards) if guards is not None else build_guards(
-        cfg, instructions=DEFAULT_SYSTEM_TEMPLATE)
+        guard_cfg, instructions=DEFAULT_SYSTEM_TEMPLATE)
     condense = (build_condense_prompt(cfg) | llm | StrOutputParser()).with_config(
         run_name="condense_question"
     )
@@ -353,7 +362,7 @@ def build_rag_chain(
         if state["chat_history"]:
             query = condense.invoke(_condense_inputs(state), config).strip() or query
         documents = retriever.invoke(_restored(query, state, guards), config)
-        return _with_context(state, documents, cfg, guards, config)
+        return _routed(_with_context(state, documents, cfg, guards, config), router, guards)
 
     async def aretrieve(value: str | dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         config = user_config(config, resolve_user(config, bound, require=require_user))
@@ -362,14 +371,22 @@ def build_rag_chain(
         if state["chat_history"]:
             query = (await condense.ainvoke(_condense_inputs(state), config)).strip() or query
         documents = await retriever.ainvoke(_restored(query, state, guards), config)
-        return _with_context(state, documents, cfg, guards, config)
+        return _routed(_with_context(state, documents, cfg, guards, config), router, guards)
 
     model_answer = answer_prompt | llm | StrOutputParser()
     abstain_text = cfg.answer.abstain_text
 
     def answer_or_abstain(state: dict[str, Any]) -> Runnable[Any, str] | str:
         # No source counts: answer without calling the chat model.
-        return model_answer if state["sources"] else abstain_text
+        if not state["sources"]:
+            return abstain_text
+        if router is None:
+            return model_answer
+        route = state["route"]
+        if route.refused:  # no allowed model: none is called
+            state["checks"]["refused"] = True
+            return cfg.routing.refuse_text
+        return answer_prompt | router.runnable(route, state["checks"]) | StrOutputParser()
 
     chain = (
         RunnableLambda(retrieve, afunc=aretrieve, name="retrieve")
@@ -377,6 +394,17 @@ def build_rag_chain(
         | _Finish(guards=guards, footer=cfg.answer.sources_footer)
     )
     return chain.with_config(run_name="rag_chain")
+
+
+def _routed(state: dict[str, Any], router: Router | None,
+            guards: Sequence[Guard]) -> dict[str, Any]:
+    """Pick the models allowed to read this context (`routing`); say which and why."""
+    if router is None:
+        return state
+    texts = [_restored(doc.page_content, state, guards) for doc in state["sources"]]
+    route = router.route(state["sources"], texts)
+    state["checks"].update(model=None, route_reason=route.reason, refused=route.refused)
+    return {**state, "route": route}
 
 
 def _enforces_identity(retriever: BaseRetriever) -> bool:

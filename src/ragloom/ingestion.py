@@ -553,8 +553,15 @@ class _Run:
         adopted = {name for names in self.aliases.values() for name in names}
         gone = prunable(self.inventory.keys() - adopted, root_sources, blind, self.root)
         for source in gone:
-            self.report.chunks_deleted += await self.ledger.delete(
-                models.Filter(must=[self.ledger.source_in([source])]))
+            where: list[models.Condition] = [self.ledger.source_in([source])]
+            tenant = self._access(source).tenant
+            if tenant is not None:  # a run for a tenant never deletes another's chunks
+                where.append(models.FieldCondition(key=f"{self.meta}.tenant",
+                                                   match=models.MatchValue(value=tenant)))
+            removed = await self.ledger.delete(models.Filter(must=where))
+            if not removed:
+                continue
+            self.report.chunks_deleted += removed
             self.report.deleted += 1
             self._emit(source, "deleted")
         # A path given but gone is no failure when pruning: its files were deleted.

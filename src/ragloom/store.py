@@ -652,6 +652,8 @@ class CollectionStatus:
     distance: str | None = None
     embeddings: str | None = None
     problems: list[str] = field(default_factory=list)
+    tenants: dict[str, int] = field(default_factory=dict)
+    """Points per `metadata.tenant` value (empty when no chunk has a tenant)."""
 
 
 def collection_status(cfg: RagConfig | None = None,
@@ -695,7 +697,17 @@ def collection_status(cfg: RagConfig | None = None,
         status.distance = params.distance.value if params is not None else None
         embeddings = record.get("embeddings")
         status.embeddings = embeddings if isinstance(embeddings, str) else None
+        status.tenants = _tenant_counts(client, q.collection)
     return status
+
+
+def _tenant_counts(client: QdrantClient, name: str) -> dict[str, int]:
+    key = f"{RagloomVectorStore.METADATA_KEY}.tenant"
+    try:
+        hits = client.facet(name, key, limit=10_000, exact=True).hits
+    except Exception:  # servers before Qdrant 1.12 have no facets: a count per tenant is
+        return {}      # not worth a full scroll in a health check
+    return {str(h.value): int(h.count) for h in hits}
 
 
 def copy_collection(
