@@ -128,7 +128,7 @@ def test_refuse_by_setting_calls_no_model(ollama_url: str,
 def test_routing_config_errors_name_the_fix() -> None:
     from ragloom.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="routing.default 'x' is not one of"):
+    with pytest.raises(ConfigError, match=r"routing\.default 'x' is not one of"):
         RagConfig(routing={"models": [{"name": "a"}], "default": "x"})
     with pytest.raises(ConfigError, match="unique"):
         RagConfig(routing={"models": [{"name": "a"}, {"name": "a"}]})

@@ -20,7 +20,7 @@ from langchain_core.language_models import FakeListChatModel
 from ragloom import RagConfig, build_rag_chain, build_retriever, build_vector_store, ingest
 from ragloom._access import Access, User, visible
 from ragloom.errors import IdentityRequired, InvalidInput
-from ragloom.retrievers import MultiQueryRetriever, RagloomRetriever
+from ragloom.retrievers import MultiQueryRetriever
 
 DIM = 64
 
@@ -98,7 +98,8 @@ def test_every_path_keeps_tenants_and_groups_apart(engine: str, mode: str, searc
                                                    tmp_path: Path) -> None:
     cfg, store = seeded(engine, tmp_path, mode=mode, search=search)
     retriever = build_retriever(cfg, store)
-    question = "Globex salary bands for engineers, policy, hours"  # names the other tenant's HR document
+    # The question names the other tenant's HR document.
+    question = "Globex salary bands for engineers, policy, hours"
     anonymous = sources(retriever.invoke(question))
     assert "globex/hr/salaries.md" in anonymous  # unfiltered, it is found (today's behaviour)
     for user in (ACME_HR, ACME_STAFF, User(), User(tenant="globex")):

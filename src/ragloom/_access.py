@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -102,7 +103,7 @@ class Access(BaseModel):
                                " classification (public, internal or confidential)") from None
 
     def merged(self, other: Access) -> Access:
-        """This access with the keys `other` sets replacing ours."""
+        """The keys `other` sets replace ours; the rest stay."""
         return Access.model_validate({**self.model_dump(exclude_unset=True),
                                       **other.model_dump(exclude_unset=True)})
 
@@ -131,22 +132,31 @@ class AccessRule(Access):
     """Pattern on the stored source (relative path), e.g. `hr/**` or `**/*.pdf`."""
 
     def matches(self, source: str) -> bool:
-        """Whether `source` (a stored source id) matches `glob`."""
-        from pathlib import PurePosixPath
+        """Whether all of `source` (a stored source id) matches `glob`.
 
-        path = PurePosixPath(source)
-        return path.full_match(self.glob) if hasattr(path, "full_match") else (
-            path.match(self.glob) or _fnmatch(source, self.glob))
+        `*` and `?` stay within one path part, `**` spans parts (`**/` also matches none).
+        """
+        return _glob_regex(self.glob).fullmatch(source) is not None
 
     def access(self) -> Access:
         """The access keys this rule sets."""
         return Access.model_validate(self.model_dump(exclude_unset=True, exclude={"glob"}))
 
 
-def _fnmatch(source: str, pattern: str) -> bool:
-    import fnmatch
-
-    return fnmatch.fnmatchcase(source, pattern.replace("**/", "*").replace("/**", "/*"))
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    parts, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            parts.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            parts.append(".*")
+            i += 2
+        else:
+            char = pattern[i]
+            parts.append("[^/]*" if char == "*" else "[^/]" if char == "?" else re.escape(char))
+            i += 1
+    return re.compile("".join(parts))
 
 
 def access_for(source: str, rules: list[AccessRule], given: Access | None) -> Access:

@@ -17,7 +17,9 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
+
+from langchain_core.runnables import RunnableConfig
 
 from ragloom._access import User
 from ragloom.errors import IdentityRequired, InvalidInput
@@ -73,7 +75,7 @@ def resolve_user(config: Mapping[str, Any] | None, bound: User | None = None, *,
     return user
 
 
-def user_config(config: Mapping[str, Any] | None, user: User | None) -> dict[str, Any]:
+def user_config(config: Mapping[str, Any] | None, user: User | None) -> RunnableConfig:
     """`config` with `user` set as the call's user (for the steps it is passed to).
 
     Example:
@@ -81,7 +83,7 @@ def user_config(config: Mapping[str, Any] | None, user: User | None) -> dict[str
         {'tenant': 'a', 'groups': []}
 
     """
-    out = dict(config or {})
+    out: dict[str, Any] = dict(config or {})
     if user is not None:
         out["configurable"] = {**(out.get("configurable") or {}), USER_KEY: user.model_dump()}
-    return out
+    return cast(RunnableConfig, out)

@@ -44,8 +44,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from ragloom._redact import mask_url
 from ragloom._access import AccessRule
+from ragloom._redact import mask_url
 from ragloom.errors import ConfigError
 
 __all__ = [
@@ -362,7 +362,8 @@ class RoutingSettings(_Section):
     """Confidential context (or a redaction finding): answer with a local model, or refuse."""
     on_redaction: bool = True
     """Treat context in which redaction finds a secret or personal data as sensitive."""
-    refuse_text: str = "This question touches confidential documents that no allowed model may read."
+    refuse_text: str = (
+        "This question touches confidential documents that no allowed model may read.")
     """The answer given, without calling a model, when the chain refuses."""
 
     @model_validator(mode="after")

@@ -349,7 +349,7 @@ def evaluate(
     cfg: RagConfig | None = None,
     *,
     k: int | None = None,
-    user: Mapping[str, Any] | None = None,
+    user: dict[str, Any] | None = None,
 ) -> EvalResult:
     """Evaluate the retriever that `cfg` describes (what `ragloom eval` runs).
 
@@ -383,7 +383,7 @@ def evaluate(
         "multi_query": cfg.retrieval.multi_query,
         "fetch_k": cfg.retrieval.fetch_k,
         "collection": cfg.qdrant.collection,
-        **({"user": dict(user)} if user is not None else {}),
+        **({"user": user} if user is not None else {}),
         "embeddings": (
             "bm25 (sparse only)" if cfg.retrieval.mode == "sparse"
             else f"{cfg.embeddings.provider}:{cfg.embeddings.model}"
