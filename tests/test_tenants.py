@@ -269,3 +269,52 @@ def test_ingest_stores_access_and_rekeys_without_embedding(engine: str, tmp_path
     assert all("tenant" not in m and "groups" not in m for m in stored().values())
     report = ingest([docs], plain, store=store)
     assert report.rekeyed == 0 and report.unchanged == 2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_async_paths_are_filtered(engine: str, tmp_path: Path) -> None:
+    cfg, store = seeded(engine, tmp_path, mode="hybrid")
+    retriever = build_retriever(cfg, store)
+    got = await retriever.ainvoke("Globex salary bands", as_config(ACME_STAFF))
+    assert got and all(visible(d.metadata, ACME_STAFF) for d in got)
+    chain = build_rag_chain(cfg, llm=FakeListChatModel(responses=["ok"]), retriever=retriever,
+                            require_user=True, guards=[])
+    with pytest.raises(IdentityRequired):
+        await chain.ainvoke("Globex salary bands")
+    result = await chain.ainvoke("Globex salary bands", as_config(ACME_STAFF))
+    assert all(visible(d.metadata, ACME_STAFF) for d in result["sources"])
+
+
+def test_access_indexes_exist_and_copy_collection_keeps_them(tmp_path: Path) -> None:
+    from ragloom import copy_collection
+
+    cfg, store = seeded("edge", tmp_path, mode="hybrid")
+    schema = store.client.get_collection(cfg.qdrant.collection).payload_schema
+    assert {"metadata.tenant", "metadata.groups", "metadata.classification"} <= set(schema)
+    target = RagConfig(qdrant={"engine": "edge", "location": str(tmp_path / "copy"),
+                               "collection": "copied"})
+    assert copy_collection(cfg, target) == len(DOCS)
+    from ragloom.store import get_client
+
+    copied = get_client(target).get_collection("copied").payload_schema
+    assert {"metadata.tenant", "metadata.groups", "metadata.classification"} <= set(copied)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_prune_for_a_tenant_never_touches_another_tenant(engine: str, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "acme.md").write_text("Acme notes.")
+    (docs / "globex.md").write_text("Globex notes.")
+    cfg = config(engine, tmp_path).model_copy(
+        update={"ingest": RagConfig(ingest={"root": str(docs)}).ingest})
+    store = build_vector_store(cfg, embeddings=WordEmbeddings())
+    ingest([docs / "globex.md"], cfg, store=store, access={"tenant": "globex"})
+    ingest([docs / "acme.md"], cfg, store=store, access={"tenant": "acme"})
+    (docs / "globex.md").unlink()  # gone from acme's view of the folder too
+    report = ingest([docs], cfg, store=store, prune=True, access={"tenant": "acme"})
+    assert report.deleted == 0 and report.chunks_deleted == 0
+    records, _ = store.client.scroll(cfg.qdrant.collection, limit=10, with_payload=True)
+    assert sorted(r.payload["metadata"]["tenant"] for r in records) == ["acme", "globex"]
+    report = ingest([docs], cfg, store=store, prune=True, access={"tenant": "globex"})
+    assert report.deleted == 1  # globex's own run prunes globex's file
