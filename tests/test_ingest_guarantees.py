@@ -17,6 +17,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from ragloom import _loaders
+from ragloom._ledger import ROOT_KEY
 from ragloom.config import RagConfig
 from ragloom.ingestion import ingest
 from ragloom.prompts import format_context
@@ -153,6 +154,8 @@ def test_sources_stored_by_older_versions_are_migrated_without_duplicates(
     ingest(["."], legacy, store=store)
     assert set(by_source(store)) == {"docs/a.txt", "notes/b.txt"}
     count = len(points(store))
+    # An older ragloom recorded no root in the collection (issue 24 added it).
+    store.client.update_collection(store.collection_name, metadata={ROOT_KEY: None})
 
     cfg = folder_cfg(request, top / "store", mode)  # the new rule: relative to the store's folder
     (project / "notes" / "b.txt").write_text("Beta, edited since: backups run at 03:00.\n")

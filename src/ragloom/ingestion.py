@@ -60,7 +60,14 @@ from ragloom._loaders import (
     load_sections,
     read_file,
 )
-from ragloom._sources import claim_former_names, former_names, prunable, source_id, source_root
+from ragloom._sources import (
+    claim_former_names,
+    former_names,
+    plan_renames,
+    prunable,
+    source_id,
+    source_root,
+)
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import ConfigError, IngestError
 from ragloom.providers import request_slots
@@ -317,6 +324,7 @@ class _Run:
         blind = self._report_unreadable(unreadable)
         former = {source: former_names(path, source) for source, path in files}
         await self.ledger.index()
+        await self._adopt_root()
         self.inventory = await self.ledger.tally(
             [s for s, _ in files] + [n for names in former.values() for n in names],
             root_sources if prune else None)
@@ -332,6 +340,30 @@ class _Run:
         self.report.duration_s = time.perf_counter() - self.started
         self._emit()
         return self.report
+
+    async def _adopt_root(self) -> None:
+        """Rename stored sources named against another root (recorded in the collection).
+
+        After `ingest.root` changes, a stored `a.md` may name another file than this
+        run's `a.md`: every stored source is renamed (its vectors moved, no embedding
+        call) to its name under the new root first, and a file stored twice (absolute
+        and relative) keeps one copy. A collection with no recorded root (written by an
+        older ragloom) only has absolute names under the root made relative.
+        """
+        known, before = await self.call(self.ledger.recorded_root)
+        if known and before == self.root:
+            return
+        stored = await self.ledger.everything()
+        for old, new, merge in plan_renames(stored, before if known else self.root, self.root):
+            if merge and not known:
+                continue  # an older store's relative name may be another file: keep both
+            if merge:
+                self.report.chunks_deleted += await self.ledger.delete(
+                    models.Filter(must=[self.ledger.source_in([old])]))
+            else:
+                await self.ledger.rename(old, new, self.store.content_payload_key,
+                                         self.id_key, chunk_id)
+        await self.call(self.ledger.record_root, self.root)
 
     async def _prepare(self, path: Path, source: str) -> tuple[str, list[Chunk] | None]:
         """Read and hash a file, then load and split it unless it is stored already.
