@@ -17,7 +17,6 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from ragloom import _loaders
-from ragloom._ledger import ROOT_KEY
 from ragloom.config import RagConfig
 from ragloom.ingestion import ingest
 from ragloom.prompts import format_context
@@ -155,6 +154,7 @@ def test_sources_stored_by_older_versions_are_migrated_without_duplicates(
     assert set(by_source(store)) == {"docs/a.txt", "notes/b.txt"}
     count = len(points(store))
     # An older ragloom recorded no root in the collection (issue 24 added it).
+    from ragloom._ledger import ROOT_KEY
     store.client.update_collection(store.collection_name, metadata={ROOT_KEY: None})
 
     cfg = folder_cfg(request, top / "store", mode)  # the new rule: relative to the store's folder

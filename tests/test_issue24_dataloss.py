@@ -86,3 +86,74 @@ def test_ingest_root_that_is_a_file_is_a_config_error(
                                     "chunk_overlap": 20})
     with pytest.raises(ConfigError, match="is a file, not a folder"):
         ingest([tmp_path / "a.md"], cfg, store=fake_store(cfg))
+
+
+# --- finding 13: engine edge on an old local-mode folder --------------------------------
+
+def _local_mode_folder(folder: Path, collection: str) -> None:
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(path=str(folder))
+    client.create_collection(collection, vectors_config=models.VectorParams(
+        size=2, distance=models.Distance.COSINE))
+    client.upsert(collection, [models.PointStruct(id=1, vector=[1.0, 0.0], payload={})])
+    client.close()
+
+
+def test_edge_engine_on_a_local_mode_folder_is_refused_not_created_beside(
+    tmp_path: Path,
+) -> None:
+    from ragloom.errors import ConfigError
+    from ragloom.store import copy_collection, get_client, resolve_engine
+
+    folder = tmp_path / "old"
+    _local_mode_folder(folder, "ragloom")
+    edge = RagConfig(qdrant={"location": str(folder), "engine": "edge"})
+    with pytest.raises(ConfigError, match=r"qdrant.engine to 'local'.*copy_collection"):
+        get_client(edge)
+    assert not (folder / "edge").exists()
+    default = RagConfig(qdrant={"location": str(folder)})
+    assert resolve_engine(default) == "local"  # the old data still reads as it is
+    # The documented conversion still works, and then the default is edge.
+    local = RagConfig(qdrant={"location": str(folder), "engine": "local"})
+    assert copy_collection(local, edge) == 1
+    assert resolve_engine(default) == "edge"
+
+
+# --- finding 26: store locations and copy_collection arguments ---------------------------
+
+def test_store_location_that_is_a_file_or_cannot_be_made(tmp_path: Path) -> None:
+    from ragloom.errors import ConfigError
+    from ragloom.store import get_client
+
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for engine in ("edge", "local"):
+        with pytest.raises(ConfigError, match="is a file, not a folder"):
+            get_client(RagConfig(qdrant={"location": str(afile), "engine": engine}))
+        with pytest.raises(ConfigError, match="cannot be created"):
+            get_client(RagConfig(qdrant={"location": str(afile / "sub"), "engine": engine}))
+
+
+def test_read_only_store_is_a_clear_error(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from ragloom import _edge
+    from ragloom.errors import ConfigError
+    from ragloom.store import get_client
+
+    def read_only(root: Path) -> None:  # what a chmod a-w folder does for a normal user
+        raise PermissionError(13, "Permission denied", str(root / ".lock"))
+
+    monkeypatch.setattr(_edge, "_lock_folder", read_only)
+    with pytest.raises(ConfigError, match="cannot be written.*Make it writable"):
+        get_client(RagConfig(qdrant={"location": str(tmp_path / "ro")}))
+
+
+def test_copy_collection_batch_size_zero(request: pytest.FixtureRequest) -> None:
+    from ragloom.errors import InvalidInput
+    from ragloom.store import copy_collection
+    from tests.test_ingest import fake_cfg
+
+    src = fake_cfg(request)
+    with pytest.raises(InvalidInput, match="batch_size must be at least 1"):
+        copy_collection(src, fake_cfg(request, "-copy"), batch_size=0)

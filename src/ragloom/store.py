@@ -40,6 +40,7 @@ import contextlib
 import hashlib
 import logging
 import math
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,8 @@ from ragloom.config import QdrantSettings, RagConfig, load_config
 from ragloom.errors import (
     CollectionMismatch,
     CollectionNotFound,
+    ConfigError,
+    InvalidInput,
     ProviderUnavailable,
     RagloomError,
     StoreLocked,
@@ -108,6 +111,27 @@ def _is_local_mode_folder(folder: Path) -> bool:
     return (folder / "meta.json").is_file()
 
 
+def _has_edge_collections(folder: Path) -> bool:
+    # An `edge` folder holding no collection (made by a client that never wrote) does
+    # not hide the local-mode data beside it.
+    edge = folder / "edge"
+    return edge.is_dir() and any((c / "shard" / "edge_config.json").is_file()
+                                 for c in edge.iterdir() if c.is_dir())
+
+
+def _refuse_edge_beside_local(settings: QdrantSettings, folder: str) -> None:
+    """The edge engine would create a second, empty store beside local-mode data."""
+    path = Path(folder)
+    if _is_local_mode_folder(path) and not _has_edge_collections(path):
+        raise ConfigError(
+            f"qdrant.engine is 'edge' but {folder!r} holds a store written by qdrant-client's"
+            " local mode (ragloom before Qdrant Edge); the edge engine would start an empty"
+            " store beside it. Set qdrant.engine to 'local' (or leave it unset) to use the"
+            " data as it is, or convert it without re-embedding:"
+            " ragloom.copy_collection(RagConfig(qdrant={'engine': 'local'}),"
+            " RagConfig(qdrant={'engine': 'edge'})) (see docs/qdrant.md)")
+
+
 def resolve_engine(settings: QdrantSettings | RagConfig | None = None) -> Engine:
     """The engine these settings select: `qdrant.engine`, else inferred.
 
@@ -130,7 +154,7 @@ def resolve_engine(settings: QdrantSettings | RagConfig | None = None) -> Engine
     if q.location == ":memory:":
         return "local"
     folder = Path(q.location).expanduser()
-    if _is_local_mode_folder(folder) and not (folder / "edge").is_dir():
+    if _is_local_mode_folder(folder) and not _has_edge_collections(folder):
         key = str(folder.resolve())
         if key not in _warned_legacy:
             _warned_legacy.add(key)
@@ -180,7 +204,11 @@ def get_client(settings: QdrantSettings | RagConfig | None = None) -> QdrantClie
         True
 
     """
-    settings = _settings(settings)
+    return _client(_settings(settings))
+
+
+def _client(settings: QdrantSettings, *, converting: bool = False) -> QdrantClient:
+    """`get_client`; `converting`: `copy_collection` may write edge beside local mode."""
     engine = resolve_engine(settings)
     secret = settings.api_key.get_secret_value() if settings.api_key else None
     if engine == "server":
@@ -195,6 +223,8 @@ def get_client(settings: QdrantSettings | RagConfig | None = None) -> QdrantClie
         where = ":memory:"
     else:
         where = str(Path(settings.location).expanduser().resolve())
+        if engine == "edge" and not converting:
+            _refuse_edge_beside_local(settings, where)
     # The secret itself stays out of the key (and out of any repr of the cache).
     key = (
         engine,
@@ -211,14 +241,10 @@ def get_client(settings: QdrantSettings | RagConfig | None = None) -> QdrantClie
             client = QdrantClient(
                 url=settings.url, api_key=secret, prefer_grpc=settings.prefer_grpc, timeout=timeout
             )
-        elif engine == "edge":
-            from ragloom._edge import EdgeClient  # the Edge bindings load only when used
-
-            client = cast(QdrantClient, EdgeClient(where))
         elif where == ":memory:":
             client = QdrantClient(location=":memory:")
         else:
-            client = _open_embedded(where)
+            client = _open_folder(engine, where)
         _clients[key] = client
         return client
 
@@ -261,6 +287,31 @@ def get_async_client(
                                        prefer_grpc=settings.prefer_grpc, timeout=timeout)
             _async_clients[key] = client
         return client
+
+
+def _open_folder(engine: str, folder: str) -> QdrantClient:
+    """Open an embedded store's folder; a file, or a folder that cannot be made or
+    written, is an error naming the folder and the fix."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ConfigError(f"qdrant.location {folder!r} is a file, not a folder: set"
+                          " qdrant.location to a folder (created if missing)")
+    try:
+        if engine == "edge":
+            from ragloom._edge import EdgeClient  # the Edge bindings load only when used
+
+            return cast(QdrantClient, EdgeClient(folder))
+        return _open_embedded(folder)
+    except PermissionError as exc:
+        raise ConfigError(
+            f"the Qdrant folder {folder!r} cannot be written ({exc.strerror}): the embedded"
+            " store writes a lock file and its log even to answer a question. Make it"
+            " writable, or copy the folder somewhere writable and point qdrant.location"
+            " there") from None
+    except (FileNotFoundError, NotADirectoryError, FileExistsError) as exc:
+        raise ConfigError(
+            f"the Qdrant folder {folder!r} cannot be created ({exc.strerror}: a part of the"
+            " path is missing or is a file): set qdrant.location to a folder that can be"
+            " created") from None
 
 
 def _open_embedded(folder: str) -> QdrantClient:
@@ -738,7 +789,10 @@ def copy_collection(
 
     """
     src, dst = _settings(source), _settings(target)
-    reader, writer = get_client(src), get_client(dst)
+    if batch_size < 1:
+        raise InvalidInput(f"copy_collection(batch_size={batch_size!r}): batch_size must be"
+                           " at least 1 (points per request; the default is 512)")
+    reader, writer = get_client(src), _client(dst, converting=True)
     if reader is writer and src.collection == dst.collection:
         raise CollectionMismatch("copy_collection needs a different target: the source and"
                                  " the target are the same collection")
