@@ -157,3 +157,39 @@ def test_copy_collection_batch_size_zero(request: pytest.FixtureRequest) -> None
     src = fake_cfg(request)
     with pytest.raises(InvalidInput, match="batch_size must be at least 1"):
         copy_collection(src, fake_cfg(request, "-copy"), batch_size=0)
+
+
+# --- finding 22: scheme-less base_url entries ---------------------------------------------
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_scheme_less_base_url_entries_reach_the_server() -> None:
+    from ragloom.providers import build_embeddings
+    from tests.loopback_servers import one_at_a_time_server
+
+    with one_at_a_time_server() as (url, served):
+        bare = url.removeprefix("http://")
+        cfg = RagConfig(embeddings={"model": "all-minilm", "base_url": f"{bare}, {bare}/",
+                                    "max_retries": 0})
+        assert cfg.embeddings.base_url == f"{url},{url}/"
+        assert build_embeddings(cfg).embed_query("hello") == [0.6, 0.8]
+    assert "/api/embed" in served
+
+
+# --- finding 23: hybrid ties come back in one order -------------------------------------
+
+@pytest.mark.parametrize("location", ["memory", "edge"])
+def test_hybrid_ties_are_broken_by_point_id(
+    tmp_path: Path, request: pytest.FixtureRequest, location: str
+) -> None:
+    folder = ":memory:" if location == "memory" else str(tmp_path / "store")
+    cfg = folder_cfg(request, tmp_path, "hybrid")
+    cfg.qdrant.location = folder
+    store = folder_store(cfg, CountingEmbeddings())
+    for n in range(12):  # the same text in twelve files: every score ties
+        (tmp_path / f"f{n:02d}.txt").write_text("Backups run nightly at 02:00 UTC.\n")
+    ingest(sorted(tmp_path.glob("f*.txt")), cfg, store=store)
+    ids = sorted(points(store))
+    for k in (1, 4, 12):
+        runs = [[d.id for d, _ in store.retrieve_with_scores(
+            "When do backups run?", k=k, fetch_k=20)] for _ in range(3)]
+        assert runs == [ids[:k]] * 3

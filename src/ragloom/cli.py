@@ -101,12 +101,59 @@ def _sources_table(sources: list[Any]) -> Table:
     return table
 
 
+_INTERRUPTED = "interrupted: the answer was stopped."
+
+
+def _interruptible(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
+    """The items of `produce()`, made in a worker thread so that Ctrl-C stops at once.
+
+    A model request blocked in the HTTP client would hold the main thread (and Ctrl-C)
+    until it ends, up to `timeout_s`. Here the main thread only waits for items: on
+    Ctrl-C it says so and leaves with exit code 130, abandoning the request (the
+    process ends, so does the connection). Errors from `produce` are raised here.
+    """
+    import os
+    import queue
+    import threading
+
+    items: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def work() -> None:
+        try:
+            for item in produce():
+                items.put(("item", item))
+        except BaseException as exc:  # handed to the main thread
+            items.put(("error", exc))
+        else:
+            items.put(("done", None))
+
+    threading.Thread(target=work, name="ragloom-answer", daemon=True).start()
+    try:
+        while True:
+            try:
+                kind, value = items.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    except KeyboardInterrupt:
+        console.print()
+        err_console.print(f"[yellow]{_INTERRUPTED}[/]", highlight=False)
+        console.file.flush()
+        err_console.file.flush()
+        # Threads still waiting on the model would hold an orderly exit until it answers.
+        os._exit(130)
+
+
 def _stream_answer(cfg: RagConfig, payload: str | dict[str, Any]) -> tuple[str, list[Any]]:
     from ragloom.chains import build_rag_chain
 
     chain = build_rag_chain(cfg)
     answer, sources, tail = "", [], {}
-    for chunk in chain.stream(payload):
+    for chunk in _interruptible(lambda: chain.stream(payload)):
         if "sources" in chunk:
             sources = chunk["sources"]
         if "answer" in chunk:
@@ -154,7 +201,8 @@ def ask(
     if as_json:
         from ragloom.chains import build_rag_chain
 
-        result = _run(lambda: build_rag_chain(cfg).invoke(question))
+        chain = _run(lambda: build_rag_chain(cfg))
+        result = _run(lambda: next(_interruptible(lambda: iter([chain.invoke(question)]))))
         print(json.dumps({
             "question": result["question"], "answer": result["answer"],
             "sources": [{"id": d.id, "content": d.page_content, "metadata": d.metadata}

@@ -178,6 +178,15 @@ class ModelSettings(_Section):
     def _check_keep_alive(cls, value: Any) -> str | int | None:
         return parse_keep_alive(value)
 
+    @field_validator("base_url")
+    @classmethod
+    def _add_scheme(cls, value: str | None) -> str | None:
+        # "127.0.0.1:11434" (as OLLAMA_HOST is often written) means http://127.0.0.1:11434.
+        if not value:
+            return value
+        return ",".join(part if "://" in part else f"http://{part}"
+                        for part in (p.strip() for p in value.split(",")) if part)
+
     def header_values(self) -> dict[str, str]:
         """The `headers` in clear, for the HTTP client only (never print them).
 
