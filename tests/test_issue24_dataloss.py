@@ -193,3 +193,83 @@ def test_hybrid_ties_are_broken_by_point_id(
         runs = [[d.id for d, _ in store.retrieve_with_scores(
             "When do backups run?", k=k, fetch_k=20)] for _ in range(3)]
         assert runs == [ids[:k]] * 3
+
+
+# --- finding 21: Ctrl-C during `ask` stops at once --------------------------------------
+
+def _stalling_server() -> tuple[object, str, list[str]]:
+    """An Ollama stand-in whose /api/chat takes a minute to answer."""
+    import json
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    served: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            served.append(self.path)
+            if self.path == "/api/chat":
+                time.sleep(60)
+                answer = {"model": body["model"], "message": {"role": "assistant",
+                          "content": "late"}, "done": True, "done_reason": "stop"}
+            elif self.path == "/api/embed":
+                answer = {"model": body["model"], "embeddings": [[0.6, 0.8]] * len(body["input"])}
+            else:
+                answer = {"model_info": {"bert.context_length": 2048},
+                          "capabilities": ["completion", "embedding"]}
+            data = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}", served
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_ctrl_c_during_ask_stops_at_once(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    server, url, served = _stalling_server()
+    try:
+        (tmp_path / "docs").mkdir()
+        (tmp_path / "docs" / "a.md").write_text("Backups run nightly at 02:00 UTC.\n")
+        (tmp_path / "ragloom.yaml").write_text(
+            f"llm: {{base_url: '{url}', model: m, max_retries: 0}}\n"
+            f"embeddings: {{base_url: '{url}', model: e, max_retries: 0}}\n"
+            "qdrant: {location: store}\n")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        env.pop("RAGLOOM_CONFIG", None)
+        command = [sys.executable, "-m", "ragloom"]
+        ingested = subprocess.run([*command, "ingest", "docs"], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, timeout=120)
+        assert ingested.returncode == 0, ingested.stderr
+        ask = subprocess.Popen([*command, "ask", "When do backups run?"], cwd=tmp_path,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        deadline = time.monotonic() + 60
+        while "/api/chat" not in served and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "/api/chat" in served
+        time.sleep(0.3)
+        sent = time.monotonic()
+        ask.send_signal(signal.SIGINT)
+        _, stderr = ask.communicate(timeout=30)
+        assert time.monotonic() - sent < 5  # not when the minute-long request ends
+        assert ask.returncode == 130
+        assert "interrupted: the answer was stopped." in stderr
+        assert "Traceback" not in stderr
+    finally:
+        server.shutdown()
