@@ -145,7 +145,7 @@ def test_read_only_store_is_a_clear_error(tmp_path: Path,
         raise PermissionError(13, "Permission denied", str(root / ".lock"))
 
     monkeypatch.setattr(_edge, "_lock_folder", read_only)
-    with pytest.raises(ConfigError, match="cannot be written.*Make it writable"):
+    with pytest.raises(ConfigError, match=r"cannot be written.*Make it writable"):
         get_client(RagConfig(qdrant={"location": str(tmp_path / "ro")}))
 
 
@@ -273,3 +273,138 @@ def test_ctrl_c_during_ask_stops_at_once(tmp_path: Path) -> None:
         assert "Traceback" not in stderr
     finally:
         server.shutdown()
+
+
+# --- finding 24: each named case, a clear error or a correct result ----------------------
+
+def test_single_underscore_variable_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAGLOOM_LLM_MODEL", "qwen2.5")
+    with pytest.warns(UserWarning, match="two underscores, RAGLOOM_LLM__MODEL"):
+        assert RagConfig().llm.model == "llama3.2"
+
+
+@pytest.mark.parametrize("value", ["x", '{"location": ', "[1, 2]"])
+def test_bad_section_variable_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    from ragloom.errors import ConfigError
+
+    monkeypatch.setenv("RAGLOOM_QDRANT", value)
+    with pytest.raises(ConfigError) as caught:
+        RagConfig()
+    message = str(caught.value)
+    assert "RAGLOOM_QDRANT" in message and "None" not in message
+
+
+@pytest.mark.parametrize(("spec", "words"), [
+    ({"metadata.source": "a.md"}, "metadata keys already"),
+    ({"chunk_index": 0.5}, "cannot be matched exactly"),
+    ({"source": ["a.md", {"x": 1}]}, "cannot be matched exactly"),
+])
+def test_filters_that_would_match_nothing_or_crash(spec: dict[str, object], words: str) -> None:
+    from ragloom.errors import ConfigError, InvalidInput
+    from ragloom.retrievers import to_qdrant_filter
+
+    with pytest.raises(ConfigError, match=words):
+        RagConfig(retrieval={"filter": spec})
+    with pytest.raises(InvalidInput, match=words):
+        to_qdrant_filter(spec)
+
+
+def test_a_fifo_named_on_the_command_line_is_skipped(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    import threading
+
+    from tests.test_ingest import fake_cfg
+
+    fifo = tmp_path / "pipe.md"
+    os.mkfifo(fifo)
+    (tmp_path / "a.md").write_text("Alpha: the keys rotate monthly.\n")
+    cfg = fake_cfg(request)
+    store = fake_store(cfg)
+    result: list[object] = []
+    worker = threading.Thread(target=lambda: result.append(
+        ingest([fifo, tmp_path / "a.md"], cfg, store=store)), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert result, "ingest blocked on the FIFO"
+    report = result[0]
+    assert report.added == 1  # type: ignore[attr-defined]
+    [failed] = report.failed  # type: ignore[attr-defined]
+    assert "not a regular file" in failed.reason
+
+
+def test_a_huge_question_is_refused_with_the_context_size(request: pytest.FixtureRequest) -> None:
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+    from langchain_core.language_models import FakeListChatModel
+
+    from ragloom import build_rag_chain, build_retriever
+    from ragloom.errors import InvalidInput
+    from tests.test_ingest import fake_cfg
+
+    cfg = fake_cfg(request)
+    fake_store(cfg, DeterministicFakeEmbedding(size=8))  # an empty collection
+    llm = FakeListChatModel(responses=["The"])
+    chain = build_rag_chain(cfg, llm=llm, retriever=build_retriever(
+        cfg, embeddings=DeterministicFakeEmbedding(size=8)))
+    with pytest.raises(InvalidInput, match=r"102,400 characters.*llm.num_ctx = 8192"):
+        chain.invoke("x" * 102_400)
+    assert chain.invoke("Who?")["answer"]  # an ordinary question still runs
+
+
+@pytest.mark.parametrize("value", [".inf", float("inf"), "9" * 400, 10**400, float("nan")],
+                         ids=["text-inf", "inf", "400-digit-text", "400-digit-int", "nan"])
+def test_keep_alive_out_of_range(value: object) -> None:
+    from ragloom.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="keep_alive"):
+        RagConfig(llm={"keep_alive": value})
+
+
+def test_bad_glob_is_a_clear_error(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    from ragloom.errors import ConfigError
+    from tests.test_ingest import fake_cfg
+
+    cfg = fake_cfg(request)
+    with pytest.raises(ConfigError, match=r"glob pattern '\*\*/\[z-a\].md' is not valid"):
+        ingest([tmp_path], cfg, store=fake_store(cfg), glob="**/[z-a].md")
+
+
+def test_eval_json_to_a_missing_folder_is_refused_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from ragloom import evaluation
+    from ragloom.cli import app
+
+    ran: list[object] = []
+    monkeypatch.setattr(evaluation, "evaluate", lambda *a, **k: ran.append(a))
+    dataset = tmp_path / "q.jsonl"
+    dataset.write_text('{"question": "q", "relevant_sources": ["a.md"]}\n')
+    result = CliRunner().invoke(app, ["eval", str(dataset), "--json",
+                                      str(tmp_path / "missing" / "x.json")])
+    assert result.exit_code == 1 and not ran
+    assert "does not exist" in result.output
+
+
+# --- finding 25: a file name that is not UTF-8 -------------------------------------------
+
+def test_a_non_utf8_file_name_is_reported_and_the_rest_ingested(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from tests.test_ingest import fake_cfg
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("Alpha: the keys rotate monthly.\n")
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.md"), "w") as handle:
+        handle.write("Beta: a Latin-1 name.\n")
+    cfg = fake_cfg(request)
+    store = fake_store(cfg)
+    report = ingest([folder], cfg, store=store)
+    assert report.added == 1
+    [failed] = report.failed
+    assert "not valid UTF-8" in failed.reason and "caf\\xe9.md" in failed.path
+    failed.path.encode()  # printable

@@ -10,6 +10,7 @@ stored per file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import PurePosixPath
@@ -140,10 +141,9 @@ class Ledger:
 
     def record_root(self, root: str | None) -> None:
         """Record the root sources are now named against (best effort on old servers)."""
-        try:
+        # A server without collection metadata (before 1.16): nothing to keep it in.
+        with contextlib.suppress(Exception):
             self.client.update_collection(self.collection, metadata={ROOT_KEY: {"root": root}})
-        except Exception:  # noqa: S110 (a server without collection metadata: nothing to keep)
-            pass
 
     async def everything(self) -> Tally:
         """Points per (file_hash, chunk_count, chunking) of every source stored."""

@@ -466,7 +466,7 @@ def _ranked(points: Sequence[Any], request: dict[str, Any]) -> list[Any]:
     return list(points) if getattr(query, "mmr", None) is not None else _by_score(points)
 
 
-def _fuse(sides: list[Sequence[Any]], k: int) -> list[Any]:
+def _fuse(sides: Sequence[Sequence[Any]], k: int) -> list[Any]:
     """Qdrant's reciprocal rank fusion of the dense and sparse results, made deterministic.
 
     Each side is ranked by score then point id, and the fused list by fused score then

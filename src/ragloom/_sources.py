@@ -163,8 +163,9 @@ def prunable(stored: Collection[str], under: list[str], spared: list[str],
 
 def plan_renames(stored: Collection[str], before: str | None,
                  root: str | None) -> list[tuple[str, str, bool]]:
-    """(old, new, merge) renames that make stored sources named against `before` be
-    named against `root`, in an order where no rename lands on a name still in use.
+    """Renames (old, new, merge) from names against `before` to names against `root`.
+
+    Ordered so that no rename lands on a name still in use.
 
     `merge` is True when `new` is already stored for the same file (it was stored
     twice, absolute and relative): the `old` copy is then dropped, not moved.

@@ -107,7 +107,26 @@ _INPUT_FORMS = ("a question string, or {'question': str, 'chat_history': [...]} 
                 " turn is a message, a (role, text) pair or a {'role': ..., 'content': ...} dict")
 
 
-def _prepare(value: str | dict[str, Any]) -> dict[str, Any]:
+def _question_limit(cfg: RagConfig) -> tuple[int, str]:
+    """Longest question accepted (characters), and the setting that sets it: a question
+    may take half the chat model's context (about 4 characters a token), the rest is
+    for the documents and the answer.
+    """
+    if cfg.llm.provider == "ollama":
+        tokens = cfg.llm.num_ctx or 2048
+        return tokens * 2, f"llm.num_ctx = {tokens} tokens"
+    return 128_000 * 2, "128,000 tokens, the largest context of common hosted models"
+
+
+def _prepare(value: str | dict[str, Any], limit: tuple[int, str] | None = None) -> dict[str, Any]:
+    question = value if isinstance(value, str) else (
+        value.get("question") if isinstance(value, dict) else None)
+    if limit is not None and isinstance(question, str) and len(question) > limit[0]:
+        raise InvalidInput(
+            f"the question is {len(question):,} characters (about {len(question) // 4:,}"
+            f" tokens): more than half of the chat model's context ({limit[1]}), which must"
+            " also hold the documents and the answer. Shorten the question (put long text"
+            " in a file and ingest it), or raise llm.num_ctx if the model allows")
     if isinstance(value, str):
         return {"question": value, "chat_history": []}
     if not isinstance(value, dict) or not isinstance(value.get("question"), str):
@@ -321,6 +340,7 @@ def build_rag_chain(
     answer_prompt = prompt if isinstance(prompt, BasePromptTemplate) else build_prompt(cfg, prompt)
     guards = list(guards) if guards is not None else build_guards(
         cfg, instructions=DEFAULT_SYSTEM_TEMPLATE)
+    limit = _question_limit(cfg)
     condense = (build_condense_prompt(cfg) | llm | StrOutputParser()).with_config(
         run_name="condense_question"
     )
@@ -333,7 +353,7 @@ def build_rag_chain(
     # chain costs a traced run per call, and this keeps build_rag_chain as cheap as a
     # hand-wired chain.
     def retrieve(value: str | dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        state = _guarded_input(_prepare(value), guards, config)
+        state = _guarded_input(_prepare(value, limit), guards, config)
         query = state["question"]
         if state["chat_history"]:
             query = condense.invoke(_condense_inputs(state), config).strip() or query
@@ -341,7 +361,7 @@ def build_rag_chain(
         return _with_context(state, documents, cfg, guards, config)
 
     async def aretrieve(value: str | dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        state = _guarded_input(_prepare(value), guards, config)
+        state = _guarded_input(_prepare(value, limit), guards, config)
         query = state["question"]
         if state["chat_history"]:
             query = (await condense.ainvoke(_condense_inputs(state), config)).strip() or query

@@ -403,6 +403,8 @@ def eval_retrieval(
 
     retrieval = {key: value for key, value in {"mode": mode, "search": search}.items() if value}
     cfg = _run(lambda: load_config(config, **({"retrieval": retrieval} if retrieval else {})))
+    if json_out is not None:
+        _run(lambda: _check_writable(json_out))
     result = _run(lambda: evaluate(dataset, cfg, k=k))
     s = result.settings
     table = Table(title=f"{result.questions} questions, {s['mode']}/{s['search']},"
@@ -419,6 +421,19 @@ def eval_retrieval(
     if json_out is not None:
         json_out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         console.print(Text(f"wrote {json_out}"), style="dim", highlight=False)
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, before a long run, a `--json` file that could not be written after it."""
+    from ragloom.errors import InvalidInput
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InvalidInput(f"--json {str(path)!r} is a folder: give a file name, e.g."
+                           f" {str(path / 'eval.json')!r}")
+    if not folder.is_dir():
+        raise InvalidInput(f"--json {str(path)!r}: the folder {str(folder)!r} does not exist;"
+                           " create it first (mkdir -p), or write the file elsewhere")
 
 
 def _eval_answers(dataset: Path, cfg: RagConfig) -> dict[str, Any]:

@@ -114,15 +114,27 @@ def parse_keep_alive(value: str | int | float | None) -> str | int | None:
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value)
+        return _bounded_seconds(value)
     if isinstance(value, str):
         text = value.strip()
         if _NUMBER.match(text):
-            return int(float(text))
+            return _bounded_seconds(float(text))
         if _GO_DURATION.match(text):
             return text
     raise ValueError(
         f"keep_alive {value!r} is not a duration Ollama accepts: use {_KEEP_ALIVE_FORMS}")
+
+
+_MAX_KEEP_ALIVE_S = 9_223_372_036
+"""Go's longest duration (2**63 ns, about 292 years): Ollama reads nothing longer."""
+
+
+def _bounded_seconds(value: float) -> int:
+    if value != value or abs(value) > _MAX_KEEP_ALIVE_S:  # NaN, infinite, or too long
+        raise ValueError(
+            f"keep_alive {str(value)[:24]} is out of range: at most {_MAX_KEEP_ALIVE_S:,} seconds"
+            " (Ollama's longest duration); use -1 to keep the model loaded for ever")
+    return int(value)
 
 
 def keep_alive_seconds(value: str | int | None) -> int | None:
@@ -284,12 +296,30 @@ class RetrievalSettings(_Section):
     @classmethod
     def _no_null_match(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value and not {"must", "should", "must_not", "min_should"} & set(value):
+            _check_exact_filter(value)
             nulls = [key for key, match in value.items() if match is None]
             if nulls:
                 empty = {"must": [{"is_empty": {"key": f"metadata.{nulls[0]}"}}]}
                 raise ValueError(f"{nulls[0]!r} is null: an exact match needs a value; to"
                                  f" select documents without it write {empty}")
         return value
+
+
+def _check_exact_filter(value: dict[str, Any]) -> None:
+    """An exact-match filter names metadata keys, and matches text, integers or booleans."""
+    for key, match in value.items():
+        if key.startswith("metadata."):
+            short = key.removeprefix("metadata.")
+            raise ValueError(
+                f"{key!r}: the keys of an exact-match filter are metadata keys already (it"
+                f" would look for 'metadata.{key}'); write {{{short!r}: ...}}, or a full"
+                f" Qdrant filter {{'must': [{{'key': {key!r}, 'match': {{'value': ...}}}}]}}")
+        for item in match if isinstance(match, list | tuple | set) else [match]:
+            if item is not None and not isinstance(item, str | int | bool):
+                raise ValueError(
+                    f"{key!r}: {type(item).__name__} value {item!r} cannot be matched"
+                    " exactly; use text, an integer or true/false (a list means any of"
+                    " them), or a full Qdrant filter with a `range` for numbers")
 
 
 class PromptSettings(_Section):
@@ -390,6 +420,9 @@ class RagConfig(BaseSettings):
         except ConfigError:
             raise
         except (OSError, ValueError, yaml.YAMLError) as exc:  # unreadable or malformed file
+            from_env = _env_error(exc)
+            if from_env is not None:
+                raise ConfigError(from_env) from None
             raise ConfigError(
                 f"could not read config file {str(config_file())!r}: {exc}"
             ) from None
@@ -470,6 +503,26 @@ def _setting_paths() -> list[str]:
     return paths
 
 
+def _keys(section: str) -> set[str]:
+    model = RagConfig.model_fields[section].annotation
+    return set(model.model_fields) if isinstance(model, type) and issubclass(
+        model, BaseModel) else set()
+
+
+def _env_error(exc: Exception) -> str | None:
+    """A variable whose value pydantic-settings could not parse (a section given as text
+    or bad JSON), named with the fix; None when `exc` is about something else.
+    """
+    match = re.search(r'field "(\w+)" from source "EnvSettingsSource"', str(exc))
+    if match is None:
+        return None
+    variable = ENV_PREFIX + match.group(1).upper()
+    return (f"environment variable {variable} is not valid JSON for the"
+            f" {match.group(1)!r} section: give one key per variable"
+            f" ({variable}__KEY=value) or a JSON object ({variable}='{{\"key\": ...}}'),"
+            " or unset it")
+
+
 def _check_environment() -> None:
     """Refuse a `RAGLOOM_SECTION__KEY` variable naming no section: it would do nothing.
 
@@ -495,6 +548,14 @@ def _check_environment() -> None:
                 f"environment variable {name} names no ragloom setting ({section!r} is not"
                 f" a section); {hint} Rename or unset it"
             )
+        single = [f"{name}__{path[len(name) + 1:]}" for name in sections
+                  if path.startswith(name + "_") and path[len(name) + 1:] in _keys(name)]
+        if single:
+            warnings.warn(
+                f"environment variable {name} is not a ragloom setting and is ignored:"
+                f" nested keys take two underscores, {ENV_PREFIX}{single[0].upper()}",
+                UserWarning, stacklevel=3)
+            continue
         closest = difflib.get_close_matches(path, [*sections, "config"], n=1, cutoff=0.75)
         if closest:
             warnings.warn(

@@ -319,6 +319,7 @@ class _Run:
         roots = [os.path.realpath(r) for r in roots]  # `..` and symbolic links, once
         files = sorted({source_id(p, self.root): p
                         for p in discover(roots, patterns, unreadable)}.items())
+        files = [(source, path) for source, path in files if self._named_in_utf8(source)]
         self.files_total = len(files)
         root_sources = [source_id(r, self.root) for r in roots]
         blind = self._report_unreadable(unreadable)
@@ -531,6 +532,18 @@ class _Run:
                 must=[self.ledger.source_in([job.source, *job.aliases])],
                 must_not=[models.HasIdCondition(has_id=list(job.ids))]))
         self._emit(job.source, job.status)
+
+    def _named_in_utf8(self, source: str) -> bool:
+        """A file name that is not UTF-8 cannot be stored (nor shown): reported, skipped."""
+        try:
+            source.encode()
+        except UnicodeEncodeError:
+            shown = source.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            self.report.failed.append(FailedFile(shown, (
+                "its name is not valid UTF-8 (shown with \\x escapes): rename it, e.g."
+                " `convmv -f latin1 -t utf-8 --notest FILE`; the other files were ingested")))
+            return False
+        return True
 
     def _report_unreadable(self, errors: list[OSError]) -> list[str]:
         """Report folders that could not be listed; their sources, which prune must spare."""

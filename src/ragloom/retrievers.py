@@ -43,7 +43,7 @@ from langchain_qdrant import RetrievalMode
 from pydantic import ConfigDict, Field
 from qdrant_client import models
 
-from ragloom.config import RagConfig, load_config
+from ragloom.config import RagConfig, _check_exact_filter, load_config
 from ragloom.errors import ConfigError, InvalidInput
 from ragloom.store import RagloomVectorStore, build_vector_store, retrieval_mode
 
@@ -86,6 +86,10 @@ def to_qdrant_filter(spec: dict[str, Any] | models.Filter | None) -> models.Filt
             return models.Filter.model_validate(spec)
         except ValueError as exc:
             raise ConfigError(f"retrieval.filter is not a valid Qdrant filter: {exc}") from None
+    try:
+        _check_exact_filter(spec)
+    except ValueError as exc:
+        raise InvalidInput(f"filter {exc}") from None
     conditions: list[models.Condition] = []
     for key, value in spec.items():
         if value is None:  # MatchValue(value=None) would fail deep inside pydantic
