@@ -108,9 +108,10 @@ _INPUT_FORMS = ("a question string, or {'question': str, 'chat_history': [...]} 
 
 
 def _question_limit(cfg: RagConfig) -> tuple[int, str]:
-    """Longest question accepted (characters), and the setting that sets it: a question
-    may take half the chat model's context (about 4 characters a token), the rest is
-    for the documents and the answer.
+    """Longest question accepted (characters), and the setting that sets it.
+
+    A question may take half the chat model's context (about 4 characters a token);
+    the rest is for the documents and the answer.
     """
     if cfg.llm.provider == "ollama":
         tokens = cfg.llm.num_ctx or 2048

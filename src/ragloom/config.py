@@ -510,8 +510,9 @@ def _keys(section: str) -> set[str]:
 
 
 def _env_error(exc: Exception) -> str | None:
-    """A variable whose value pydantic-settings could not parse (a section given as text
-    or bad JSON), named with the fix; None when `exc` is about something else.
+    """The error for a variable pydantic-settings could not parse, else None.
+
+    A section given as text or bad JSON (`RAGLOOM_QDRANT=x`): named, with the fix.
     """
     match = re.search(r'field "(\w+)" from source "EnvSettingsSource"', str(exc))
     if match is None:

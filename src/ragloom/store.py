@@ -290,8 +290,9 @@ def get_async_client(
 
 
 def _open_folder(engine: str, folder: str) -> QdrantClient:
-    """Open an embedded store's folder; a file, or a folder that cannot be made or
-    written, is an error naming the folder and the fix.
+    """Open an embedded store's folder.
+
+    A file, or a folder that cannot be made or written, is an error naming it and the fix.
     """
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ConfigError(f"qdrant.location {folder!r} is a file, not a folder: set"
