@@ -294,7 +294,10 @@ def show_config(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of YAML.")] = False,
 ) -> None:
-    """Print the effective configuration (all sources merged), secrets masked."""
+    """Print the effective configuration (all sources merged), secrets masked.
+
+    Each value says where it came from: `# env RAGLOOM_...`, `# file` or `# default`.
+    """
     import yaml
 
     from ragloom.config import config_file
@@ -306,7 +309,51 @@ def show_config(
         return
     source = config if config is not None else _run(config_file)
     console.print(Text(f"# config file: {source or '(none)'}"), style="dim", highlight=False)
-    print(yaml.safe_dump(data, sort_keys=False), end="")
+    from_file = _file_values(source)
+    lines = []
+    for section, values in data.items():
+        lines.append(f"{section}:")
+        for key, value in values.items():
+            text = yaml.safe_dump({key: value}, sort_keys=False).rstrip("\n").splitlines()
+            origin = _origin(section, key, from_file)
+            lines += [f"  {text[0]}  # {origin}", *(f"  {line}" for line in text[1:])]
+    print("\n".join(lines))
+
+
+def _file_values(path: Path | None) -> dict[str, Any]:
+    """The config file's sections as written (for `ragloom config`'s origins)."""
+    if path is None:
+        return {}
+    import tomllib
+
+    import yaml
+
+    text = Path(path).read_text(encoding="utf-8")
+    data = tomllib.loads(text) if Path(path).suffix == ".toml" else yaml.safe_load(text)
+    return data if isinstance(data, dict) else {}
+
+
+def _origin(section: str, key: str, from_file: dict[str, Any]) -> str:
+    """Where a value came from: an environment variable, the config file, or the default."""
+    import os
+
+    from ragloom.config import ENV_PREFIX
+
+    env = {name.upper(): value for name, value in os.environ.items()}
+    variable = f"{ENV_PREFIX}{section}__{key}".upper()
+    if variable in env:
+        return f"env {variable}"
+    whole = f"{ENV_PREFIX}{section}".upper()
+    if whole in env:
+        try:
+            if key in json.loads(env[whole]):
+                return f"env {whole}"
+        except (ValueError, TypeError):
+            pass
+    values = from_file.get(section)
+    if isinstance(values, dict) and key in values:
+        return "file"
+    return "default"
 
 
 @app.command()

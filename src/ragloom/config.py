@@ -248,7 +248,8 @@ class QdrantSettings(_Section):
     `server` (`url`). Null: server if `url` is set, local for `:memory:` or a folder
     written by local mode, else edge."""
     location: str = ".ragloom/qdrant"
-    """A folder (embedded, persistent: Qdrant Edge) or `:memory:`; ignored when `url` is set."""
+    """A folder (embedded, persistent: Qdrant Edge) or `:memory:`; ignored when `url` is set.
+    Relative: to the config file's folder when set there, else to the working directory."""
     url: str | None = None
     """`http(s)://host:6333`: a Qdrant server or cluster. Overrides `location`."""
     api_key: SecretStr | None = None
@@ -373,7 +374,9 @@ class IngestSettings(_Section):
     )
     """Patterns of files picked up inside a folder."""
     root: str | None = None
-    """Folder that stored sources are relative to; null: the folder holding the store."""
+    """Folder that stored sources are relative to; null: the folder holding the store.
+    Relative: to the config file's folder when set there. Changing it renames what is
+    stored (recorded in the collection), never deletes or duplicates it."""
 
 
 class RagConfig(BaseSettings):
@@ -444,7 +447,7 @@ class RagConfig(BaseSettings):
             file_source: PydanticBaseSettingsSource = TomlConfigSettingsSource(settings_cls, path)
         else:
             file_source = YamlConfigSettingsSource(settings_cls, path)
-        return (init_settings, env_settings, file_source)
+        return (init_settings, env_settings, _FileRelative(settings_cls, file_source, path))
 
     def masked(self) -> dict[str, Any]:
         """The configuration as plain data with every secret shown as `**********`.
@@ -462,6 +465,39 @@ class RagConfig(BaseSettings):
             for key in ("base_url", "url"):  # a password inside a URL
                 if isinstance(section.get(key), str):
                     section[key] = mask_url(section[key])
+        return data
+
+
+_FILE_RELATIVE = (("qdrant", "location"), ("ingest", "root"))
+"""Paths in a config file that are relative to the file's folder, not the working one."""
+
+
+class _FileRelative(PydanticBaseSettingsSource):
+    """A config file's values, relative `qdrant.location` and `ingest.root` resolved.
+
+    They are relative to the file's folder, so an app finds its store from any
+    working directory.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource,
+                 path: Path) -> None:
+        super().__init__(settings_cls)
+        self.inner, self.folder = inner, path.resolve().parent
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        data = self.inner()
+        for section, key in _FILE_RELATIVE:
+            values = data.get(section)
+            if not isinstance(values, dict):
+                continue
+            value = values.get(key)
+            if isinstance(value, str) and value and value != ":memory:":
+                expanded = os.path.expanduser(value)
+                if not os.path.isabs(expanded):
+                    data[section] = {**values, key: str(self.folder / expanded)}
         return data
 
 
