@@ -324,13 +324,13 @@ def _file_values(path: Path | None) -> dict[str, Any]:
     """The config file's sections as written (for `ragloom config`'s origins)."""
     if path is None:
         return {}
-    import tomllib
+    from pydantic_settings import TomlConfigSettingsSource, YamlConfigSettingsSource
 
-    import yaml
+    from ragloom.config import RagConfig
 
-    text = Path(path).read_text(encoding="utf-8")
-    data = tomllib.loads(text) if Path(path).suffix == ".toml" else yaml.safe_load(text)
-    return data if isinstance(data, dict) else {}
+    reader = (TomlConfigSettingsSource if Path(path).suffix == ".toml"
+              else YamlConfigSettingsSource)
+    return dict(reader(RagConfig, Path(path))())
 
 
 def _origin(section: str, key: str, from_file: dict[str, Any]) -> str:
