@@ -236,7 +236,8 @@ def _stalling_server() -> tuple[object, str, list[str]]:
 
 
 @pytest.mark.allow_hosts(["127.0.0.1"])
-def test_ctrl_c_during_ask_stops_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command_name", ["ask", "chat"])
+def test_ctrl_c_during_ask_or_chat_stops_at_once(tmp_path: Path, command_name: str) -> None:
     import signal
     import subprocess
     import sys
@@ -256,9 +257,14 @@ def test_ctrl_c_during_ask_stops_at_once(tmp_path: Path) -> None:
         ingested = subprocess.run([*command, "ingest", "docs"], cwd=tmp_path, env=env,
                                   capture_output=True, text=True, timeout=120)
         assert ingested.returncode == 0, ingested.stderr
-        ask = subprocess.Popen([*command, "ask", "When do backups run?"], cwd=tmp_path,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+        arguments = ["ask", "When do backups run?"] if command_name == "ask" else ["chat"]
+        ask = subprocess.Popen([*command, *arguments], cwd=tmp_path, env=env,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        if command_name == "chat":
+            assert ask.stdin is not None
+            ask.stdin.write("When do backups run?\n")
+            ask.stdin.flush()
         deadline = time.monotonic() + 60
         while "/api/chat" not in served and time.monotonic() < deadline:
             time.sleep(0.05)
