@@ -309,9 +309,10 @@ class GuardSettings(_Section):
     """Checks around the chat model (see docs/chains.md)."""
 
     redact: Literal["auto", "on", "off"] = "auto"
-    """Mask e-mails, phones, IBANs, card numbers, keys and tokens before the chat model;
-    `auto`: on when the chat model's server is not on this machine (openai without a
-    loopback `base_url`), off for a local Ollama. Placeholders are restored in the answer."""
+    """Mask e-mails, phones, IBANs, card numbers, keys, tokens and passwords in every chat
+    model request; `auto`: decided per request, on when any server of the model called is
+    not loopback (or unknown), off for a local Ollama. Only the user's own values come back
+    in the answer, and never inside URLs, links, HTML or code (docs/security.md)."""
     screen: Literal["off", "fence", "drop"] = "fence"
     """Retrieved chunks that carry instructions: `fence` keeps them marked as untrusted,
     `drop` removes them; either way they are reported in the output's `checks`."""

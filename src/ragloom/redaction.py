@@ -34,7 +34,7 @@ import os
 import re
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -87,6 +87,9 @@ class Vault:
         self._entries: dict[str, tuple[str, str, bool]] = {}
         self._primed = False
         self._lock = threading.RLock()
+
+    def __repr__(self) -> str:  # never the values
+        return f"Vault(suffix={self.suffix!r}, placeholders={len(self._entries)})"
 
     def redact(self, text: str, *, owned: bool = False) -> str:
         """`text` with every secret replaced by its placeholder (one per distinct value)."""
@@ -208,9 +211,9 @@ def with_vault(config: RunnableConfig | None, vault: Vault) -> RunnableConfig:
         True
 
     """
-    config = dict(config or {})  # type: ignore[assignment]
-    config["configurable"] = {**(config.get("configurable") or {}), VAULT_KEY: vault}
-    return config  # type: ignore[return-value]
+    merged: dict[str, Any] = dict(config or {})
+    merged["configurable"] = {**(merged.get("configurable") or {}), VAULT_KEY: vault}
+    return cast(RunnableConfig, merged)
 
 
 def _texts(content: Any) -> list[str]:
@@ -245,19 +248,18 @@ def _masked_content(content: Any, vault: Vault) -> Any:
     return content
 
 
-def _restored_message(message: Any, vault: Vault | None) -> BaseMessage:
-    if not isinstance(message, BaseMessage):
-        message = AIMessage(content=str(message))
+def _restored_message(reply: Any, vault: Vault | None) -> BaseMessage:
+    message: BaseMessage = reply if isinstance(reply, BaseMessage) else AIMessage(str(reply))
     if vault is None:
         return message
-    if isinstance(message.content, str):
-        return message.model_copy(update={"content": restore(message.content, vault)})
-    if isinstance(message.content, list):
-        blocks = [{**b, "text": restore(b["text"], vault)}
-                  if isinstance(b, dict) and isinstance(b.get("text"), str)
-                  else restore(b, vault) if isinstance(b, str) else b for b in message.content]
-        return message.model_copy(update={"content": blocks})
-    return message
+    content: Any = message.content
+    if isinstance(content, str):
+        content = restore(content, vault)
+    elif isinstance(content, list):
+        content = [{**b, "text": restore(b["text"], vault)}
+                   if isinstance(b, dict) and isinstance(b.get("text"), str)
+                   else restore(b, vault) if isinstance(b, str) else b for b in content]
+    return message.model_copy(update={"content": content})
 
 
 class RedactingChatModel(BaseChatModel):
