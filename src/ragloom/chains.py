@@ -50,6 +50,7 @@ from ragloom.prompts import (
     format_context,
 )
 from ragloom.providers import build_chat_model
+from ragloom.redaction import VAULT_KEY, Vault, message_texts, redacting, with_vault
 from ragloom.retrievers import build_retriever
 
 __all__ = ["RagInput", "RagOutput", "build_rag_chain"]
@@ -218,6 +219,9 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
               answer: AnswerFilter) -> dict[str, Any]:
         checks = state["checks"]
         checks["removed_citations"] = answer.removed
+        vault = state.get("vault")
+        if isinstance(vault, Vault) and vault.counts():
+            checks["redacted"] = vault.counts()
         final = {**state, "answer": answer.text}
         for guard in self.guards:
             final = guard.after_model(final)
@@ -336,7 +340,10 @@ def build_rag_chain(
 
     """
     cfg = cfg if cfg is not None else load_config()
-    llm = llm if llm is not None else build_chat_model(cfg)
+    # One place decides redaction for every model call below (answer, condense,
+    # multi-query): the wrapper, from the destination of the model actually called.
+    llm = redacting(llm if llm is not None else build_chat_model(cfg), cfg.guards.redact,
+                    cfg.guards.phone_region)
     retriever = retriever if retriever is not None else build_retriever(cfg, llm=llm)
     answer_prompt = prompt if isinstance(prompt, BasePromptTemplate) else build_prompt(cfg, prompt)
     guards = list(guards) if guards is not None else build_guards(
@@ -353,8 +360,17 @@ def build_rag_chain(
     # One step prepares the input, retrieves and runs the guards: every Runnable in the
     # chain costs a traced run per call, and this keeps build_rag_chain as cheap as a
     # hand-wired chain.
+    def _start(value: str | dict[str, Any], config: RunnableConfig,
+               ) -> tuple[dict[str, Any], RunnableConfig]:
+        inputs = _prepare(value, limit)
+        # One vault per call: the user's own texts decide what may be restored.
+        vault = Vault(owned=[inputs["question"], *message_texts(inputs["chat_history"])],
+                      region=cfg.guards.phone_region)
+        state = _guarded_input(inputs, guards, config)
+        return {**state, "vault": vault}, with_vault(config, vault)
+
     def retrieve(value: str | dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        state = _guarded_input(_prepare(value, limit), guards, config)
+        state, config = _start(value, config)
         query = state["question"]
         if state["chat_history"]:
             query = condense.invoke(_condense_inputs(state), config).strip() or query
@@ -362,7 +378,7 @@ def build_rag_chain(
         return _with_context(state, documents, cfg, guards, config)
 
     async def aretrieve(value: str | dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
-        state = _guarded_input(_prepare(value, limit), guards, config)
+        state, config = _start(value, config)
         query = state["question"]
         if state["chat_history"]:
             query = (await condense.ainvoke(_condense_inputs(state), config)).strip() or query
@@ -374,7 +390,9 @@ def build_rag_chain(
 
     def answer_or_abstain(state: dict[str, Any]) -> Runnable[Any, str] | str:
         # No source counts: answer without calling the chat model.
-        return model_answer if state["sources"] else abstain_text
+        if not state["sources"]:
+            return abstain_text
+        return model_answer.with_config(configurable={VAULT_KEY: state["vault"]})
 
     chain = (
         RunnableLambda(retrieve, afunc=aretrieve, name="retrieve")

@@ -43,7 +43,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from ragloom._redact import mask_url
+from ragloom._redact import mask_url, redact
 from ragloom.errors import ConfigError
 
 __all__ = [
@@ -349,14 +349,25 @@ class GuardSettings(_Section):
     """Checks around the chat model (see docs/chains.md)."""
 
     redact: Literal["auto", "on", "off"] = "auto"
-    """Mask e-mails, phones, IBANs, card numbers, keys and tokens before the chat model;
-    `auto`: on when the chat model's server is not on this machine (openai without a
-    loopback `base_url`), off for a local Ollama. Placeholders are restored in the answer."""
+    """Mask e-mails, phones, IBANs, card numbers, keys, tokens and passwords in every chat
+    model request; `auto`: decided per request, on when any server of the model called is
+    not loopback (or unknown), off for a local Ollama. Only the user's own values come back
+    in the answer, and never inside URLs, links, HTML or code (docs/security.md)."""
     screen: Literal["off", "fence", "drop"] = "fence"
     """Retrieved chunks that carry instructions: `fence` keeps them marked as untrusted,
     `drop` removes them; either way they are reported in the output's `checks`."""
     phone_region: str | None = None
-    """Redaction: region (`US`, `DE`, ...) for phone numbers written without `+country`."""
+    """Redaction: ISO 3166 two-letter region (`US`, `DE`, ...; any case) for phone numbers
+    written without `+country`."""
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from ragloom._detectors import valid_region
+
+        return valid_region(value)
     check_output: bool = True
     """Report an empty answer, or one that only repeats the prompt, instead of returning it."""
 
@@ -633,6 +644,17 @@ def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
         return RagConfig(**overrides)
 
 
+_SECRET_KEYS = ("api_key", "apikey", "headers", "password", "secret", "token")
+
+
+def _shown(error: Any) -> str:
+    """What a message may say about the bad value: never the value of a secret field."""
+    value = error.get("input")
+    if any(name in str(part).lower() for part in error["loc"] for name in _SECRET_KEYS):
+        return f"got a {type(value).__name__}; the value is not shown, it is a secret"
+    return f"got {redact(repr(value))}"
+
+
 def _explain(exc: ValidationError, path: Path | None) -> str:
     lines = []
     for error in exc.errors():
@@ -642,7 +664,7 @@ def _explain(exc: ValidationError, path: Path | None) -> str:
         if error["type"] == "extra_forbidden":
             lines.append(f"  {key}: unknown key{where}; check the spelling against the reference")
         else:
-            lines.append(f"  {key}: {error['msg']} (got {error.get('input')!r}){where}")
+            lines.append(f"  {key}: {error['msg']} ({_shown(error)}){where}")
     source = f" in {str(path)!r} or the environment" if path else ""
     return f"invalid ragloom configuration{source}:\n" + "\n".join(lines)
 

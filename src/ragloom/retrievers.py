@@ -45,6 +45,7 @@ from qdrant_client import models
 
 from ragloom.config import RagConfig, _check_exact_filter, load_config
 from ragloom.errors import ConfigError, InvalidInput
+from ragloom.redaction import redacting
 from ragloom.store import RagloomVectorStore, build_vector_store, retrieval_mode
 
 __all__ = [
@@ -350,7 +351,8 @@ def build_retriever(
         cfg: Configuration; default `load_config()`.
         store: A ready vector store; default `build_vector_store(cfg, embeddings=...)`.
         embeddings: Embeddings for the store when `store` is not given.
-        llm: Chat model for `retrieval.multi_query`; default `build_chat_model(cfg)`.
+        llm: Chat model for `retrieval.multi_query`; default `build_chat_model(cfg)`;
+            wrapped in `ragloom.redaction.RedactingChatModel` as `guards.redact` says.
 
     Returns:
         A LangChain `BaseRetriever`: a `RagloomRetriever`, wrapped in a
@@ -402,4 +404,6 @@ def build_retriever(
         from ragloom.providers import build_chat_model
 
         llm = build_chat_model(cfg)
-    return MultiQueryRetriever(retriever=retriever, llm=llm, k=settings.k)
+    # The rewording request carries the question: redacted like every other model call.
+    return MultiQueryRetriever(retriever=retriever, llm=redacting(
+        llm, cfg.guards.redact, cfg.guards.phone_region), k=settings.k)
