@@ -42,11 +42,11 @@ def streamed(chain: Any, question: str) -> tuple[str, dict[str, Any]]:
     ("The default timeout is 60 seconds [2].", "answered", "model"),
 ])
 def test_the_mode_comes_from_the_answer(reply: str, mode: str, by: str) -> None:
-    result = chain_for(reply).invoke("What is the default timeout?")
+    result = chain_for(reply, conflict_check=False).invoke("What is the default timeout?")
     assert (result["mode"], result["checks"]["mode_by"]) == (mode, by)
     assert result["grounded"] is (mode != "abstained")
     assert 0 <= result["checks"]["decision_s"] < 0.1
-    text, tail = streamed(chain_for(reply), "What is the default timeout?")
+    text, tail = streamed(chain_for(reply, conflict_check=False), "What is the default timeout?")
     assert tail["mode"] == mode and text == result["answer"]
 
 
@@ -57,7 +57,8 @@ def test_an_abstention_says_so_plainly_and_cites_nothing() -> None:
 
 
 def test_a_dispute_says_the_sources_disagree_and_cites_each_side() -> None:
-    result = chain_for("CONFLICT: 30 seconds [1], 60 seconds [2].").invoke("Timeout?")
+    result = chain_for("CONFLICT: 30 seconds [1], 60 seconds [2].",
+                       conflict_check=False).invoke("Timeout?")
     assert result["answer"] == f"{DISPUTED} 30 seconds [1], 60 seconds [2]."
     assert sorted(d.metadata["citation"] for d in result["citations"]) == [1, 2]
 
@@ -99,3 +100,24 @@ def test_chunks_beyond_the_context_budget_are_dropped_lowest_ranked_first() -> N
     assert 0 < result["checks"]["context_tokens"] <= 350
     unbounded = chain_for("Alpha [1].", docs, max_context_tokens=None).invoke("alpha")
     assert unbounded["checks"]["context_dropped"] == 0 and len(unbounded["sources"]) == 3
+
+
+def test_the_conflict_check_finds_two_values_before_the_model_answers() -> None:
+    chain = chain_for("The default timeout is 60 seconds [2].")
+    result = chain.invoke("What is the default timeout?")
+    assert (result["mode"], result["checks"]["mode_by"]) == ("disputed", "conflict_check")
+    assert result["answer"].startswith("The sources disagree: ")
+    assert {"30 seconds", "60 seconds"} <= set(result["checks"]["conflicts"][0]["values"])
+    assert len(result["citations"]) == 2
+    text, tail = streamed(chain_for("The default timeout is 60 seconds [2]."),
+                          "What is the default timeout?")
+    assert text == result["answer"] and tail["mode"] == "disputed"
+
+
+def test_an_invented_number_is_an_abstention() -> None:
+    docs = [Document("The Pro plan adds offline sync.", metadata={"source": "plans.md"})]
+    result = chain_for("The Pro plan costs $49 a month [1].", docs).invoke("Pro price?")
+    assert (result["mode"], result["checks"]["mode_by"]) == ("abstained", "number_check")
+    assert result["checks"]["ungrounded_numbers"] == ["49"] and result["answer"] == ABSTAIN
+    off = chain_for("The Pro plan costs $49 a month [1].", docs, number_check=False)
+    assert off.invoke("Pro price?")["mode"] == "answered"

@@ -150,7 +150,7 @@ def test_only_planted_chunks_means_abstaining() -> None:
 
 @pytest.mark.parametrize(("reply", "problem"), [
     ("   ", "empty"), ("When do backups run?", "repeats_prompt"),
-    ("Answer the question using only the numbered sources below.",
+    ("You answer questions using only the numbered context documents below.",
      "repeats_prompt"),
 ])
 def test_empty_or_echoed_answer_is_reported_not_returned(reply: str, problem: str) -> None:

@@ -32,9 +32,7 @@ def test_default_prompt_instructs_grounding_citation_and_data_handling() -> None
         {"context": format_context([Document("x", metadata={"source": "s"})]),
          "question": "q?"}).to_messages()
     system = messages[0].content
-    assert "[1]" in system and "not instructions" in system
-    # The answer-mode contract: the markers the chain turns into `mode`.
-    assert "NOT FOUND" in system and "CONFLICT:" in system
+    assert "[1]" in system and "don't know" in system and "not instructions" in system
     assert messages[-1].content == "q?"
 
 

@@ -23,13 +23,13 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-__all__ = ["Mode", "ModeFilter", "abstains_in_words"]
+__all__ = ["Mode", "ModeFilter", "abstains_in_words", "disputes_in_words"]
 
 Mode = Literal["answered", "abstained", "disputed"]
 
 # "NOT FOUND", also as **NOT FOUND**, "NOT_FOUND" or "Not found." on a line of its own.
 _NOT_FOUND = re.compile(r"\bNOT[ _]FOUND\b|^\W*not found\W*$", re.MULTILINE)
-_CONFLICT = re.compile(r"^\W*CONFLICT\W*:?\s*|\bCONFLICT:\s*", re.MULTILINE)
+_CONFLICT = re.compile(r"^[*_#\s]*CONFLICT\b[*_]*\s*:?[*_]*\s*|\bCONFLICT:\s*", re.MULTILINE)
 _HOLD = 12  # characters (after leading space) held back until the start is judged
 
 # A model's own words for "the sources do not hold it", as small models write them.
@@ -43,6 +43,24 @@ _IN_WORDS = re.compile(
     r"|(?:don't|do not) know",
     re.IGNORECASE,
 )
+
+
+_DISPUTE = re.compile(
+    r"\b(?:disagree\w*|contradict\w*|conflict(?:s|ing)?\b|inconsisten\w*"
+    r"|(?:sources|documents) (?:differ|give different|state different|say different))",
+    re.IGNORECASE,
+)
+
+
+def disputes_in_words(text: str) -> bool:
+    """Whether an answer without a marker says its sources disagree.
+
+    Example:
+        >>> disputes_in_words("The handbook says 22 days [1], the FAQ 25 [2]: they disagree.")
+        True
+
+    """
+    return bool(_DISPUTE.search(text))
 
 
 def abstains_in_words(text: str, cited: int) -> bool:

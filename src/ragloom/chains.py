@@ -46,8 +46,9 @@ from typing_extensions import NotRequired
 
 from ragloom._budget import fit_context
 from ragloom._citations import AnswerFilter, sources_footer
-from ragloom._modes import Mode, ModeFilter, abstains_in_words
-from ragloom.config import RagConfig, load_config
+from ragloom._conflicts import find_conflicts, ungrounded_numbers
+from ragloom._modes import Mode, ModeFilter, abstains_in_words, disputes_in_words
+from ragloom.config import AnswerSettings, RagConfig, load_config
 from ragloom.errors import InvalidInput
 from ragloom.guards import Guard, build_guards
 from ragloom.prompts import (
@@ -187,16 +188,29 @@ def _with_context(
     state["checks"]["context_tokens"], state["checks"]["context_dropped"] = tokens, dropped
     state["sources"] = kept
     state["context"] = format_context(kept)
+    if cfg.answer.conflict_check and len(kept) > 1:
+        started = time.perf_counter()
+        conflicts = find_conflicts(state["question"], kept)
+        state["checks"]["conflicts"] = [
+            {"sources": [c.first_source + 1, c.second_source + 1], "values": [c.first, c.second]}
+            for c in conflicts]
+        state["checks"]["decision_s"] += time.perf_counter() - started
     return state
 
 
 class _Reader:
     """The model's answer through the mode markers, then the citation check."""
 
-    def __init__(self, modes: ModeFilter, cites: AnswerFilter) -> None:
+    def __init__(self, modes: ModeFilter, cites: AnswerFilter, number_check: bool) -> None:
         self.modes = modes
         self.cites = cites
+        self.number_check = number_check
+        self.prefix = ""
         self.decision_s = 0.0
+
+    def start(self) -> str:
+        """What the chain says before the model: the sides of a dispute it found."""
+        return self.cites.feed(self.prefix) if self.prefix else ""
 
     def _timed_modes(self, token: str | None) -> str:
         started = time.perf_counter()
@@ -219,14 +233,23 @@ class _Reader:
             decision: tuple[Mode, str] = ("abstained", "relevance_bar")
         elif checks.get("answer"):
             decision = ("abstained", "answer_check")
+        elif checks.get("conflicts"):
+            decision = ("disputed", "conflict_check")
         elif self.modes.marker is not None:
             decision = (self.modes.marker, "marker")
+        elif disputes_in_words(self.modes.raw):
+            decision = ("disputed", "words")
         elif abstains_in_words(self.modes.raw, len(self.cites.cited)):
             decision = ("abstained", "words")
+        elif self.number_check and (invented := ungrounded_numbers(
+                self.modes.raw, state["sources"])):
+            checks["ungrounded_numbers"] = invented
+            decision = ("abstained", "number_check")
         else:
             decision = ("answered", "model")
         self.decision_s += time.perf_counter() - started
-        checks["mode_by"], checks["decision_s"] = decision[1], round(self.decision_s, 6)
+        checks["mode_by"] = decision[1]
+        checks["decision_s"] = round(checks.get("decision_s", 0.0) + self.decision_s, 6)
         return decision
 
 
@@ -237,12 +260,9 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
     unclosed `[...`), so the sources chunk comes first and the citations chunk last.
     """
 
-    def __init__(self, guards: Sequence[Guard], footer: bool, abstain_text: str,
-                 disputed_text: str) -> None:
+    def __init__(self, guards: Sequence[Guard], settings: AnswerSettings) -> None:
         self.guards = list(guards)
-        self.footer = footer
-        self.abstain_text = abstain_text
-        self.disputed_text = disputed_text
+        self.settings = settings
 
     def _head(self, state: dict[str, Any]) -> dict[str, Any]:
         sources = state["sources"]
@@ -254,8 +274,18 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
 
     def _filter(self, state: dict[str, Any]) -> _Reader:
         rewrite = (lambda text: _restored(text, state, self.guards)) if self.guards else None
-        return _Reader(ModeFilter(self.abstain_text, self.disputed_text),
-                       AnswerFilter(len(state["sources"]), rewrite))
+        settings = self.settings
+        reader = _Reader(ModeFilter(settings.abstain_text, settings.disputed_text),
+                         AnswerFilter(len(state["sources"]), rewrite), settings.number_check)
+        conflicts = state["checks"].get("conflicts")
+        if conflicts:
+            # Said first, by the chain: the model's own NOT FOUND or CONFLICT: adds nothing.
+            reader.modes.abstain_text = reader.modes.disputed_text = ""
+            sides = ", ".join(
+                f"{value} [{n}]" for conflict in conflicts
+                for value, n in zip(conflict["values"], conflict["sources"], strict=True))
+            reader.prefix = f"{settings.disputed_text.rstrip('.')}: {sides}. "
+        return reader
 
     def _tail(self, state: dict[str, Any], head: dict[str, Any],
               reader: _Reader) -> dict[str, Any]:
@@ -268,17 +298,19 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         mode, _ = reader.decide(state)
         grounded = bool(state["sources"]) and not checks.get("answer") and mode != "abstained"
         citations = answer.citations(head["sources"]) if mode != "abstained" else []
-        footer = sources_footer(citations) if self.footer and grounded else ""
+        footer = sources_footer(citations) if self.settings.sources_footer and grounded else ""
         return {"citations": citations, "grounded": grounded, "mode": mode,
                 "checks": checks, "footer": footer}
 
     def _run(self, state: dict[str, Any]) -> dict[str, Any]:
         head = self._head(state)
         reader = self._filter(state)
+        reader.start()
         reader.feed(state["answer"])
         reader.flush()
         tail = self._tail(state, head, reader)
         text = ("" if tail["checks"].get("answer")
+                else self.settings.abstain_text if tail["checks"]["mode_by"] == "number_check"
                 else reader.cites.text + tail.pop("footer"))
         tail.pop("footer", None)
         return {**head, "answer": text, **tail}
@@ -303,6 +335,8 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
             if head is None and "sources" in state:
                 head, answer = self._head(state), self._filter(state)
                 out.append(head)
+                if first := answer.start():
+                    out.append({"answer": first})
             if "answer" in chunk and answer is not None and (piece := answer.feed(
                     chunk["answer"])):
                 out.append({"answer": piece})
@@ -424,8 +458,6 @@ def build_rag_chain(
     chain = (
         RunnableLambda(retrieve, afunc=aretrieve, name="retrieve")
         | RunnablePassthrough.assign(answer=RunnableLambda(answer_or_abstain, name="answer"))
-        | _Finish(guards=guards, footer=cfg.answer.sources_footer,
-                  abstain_text=cfg.answer.abstain_text,
-                  disputed_text=cfg.answer.disputed_text)
+        | _Finish(guards=guards, settings=cfg.answer)
     )
     return chain.with_config(run_name="rag_chain")

@@ -309,9 +309,13 @@ class AnswerSettings(_Section):
     ranked first (the best one is always kept) and counted in `checks`. null: no bound."""
     disputed_text: str = "The sources disagree."
     """Put before the answer when the sources it rests on disagree (`mode: disputed`)."""
-    conflict_check: bool = False
-    """Also call a mode `disputed` when the cited sources give different numbers for the
-    same setting or fact (a check on the retrieved text, no model call)."""
+    conflict_check: bool = True
+    """Call the answer `disputed` when two sources give different numbers for what the
+    question asks (a check on the retrieved text before the model is called, no model
+    call); the answer then starts by naming each side with its citation."""
+    number_check: bool = True
+    """Call the answer `abstained` when it states a number no source gives (a price or a
+    date the model made up); `invoke` then returns `abstain_text` instead."""
 
 
 class GuardSettings(_Section):
