@@ -95,7 +95,7 @@ def test_repeated_ids_and_bad_json_are_config_errors(tmp_path: Path) -> None:
         load_answer_set(write(tmp_path, [CASES[0], CASES[0]]))
     path = tmp_path / "bad.jsonl"
     path.write_text('{"id": "x",\n')
-    with pytest.raises(ConfigError, match="bad.jsonl:1 is not valid JSON"):
+    with pytest.raises(ConfigError, match=r"bad\.jsonl:1 is not valid JSON"):
         load_answer_set(path)
 
 

@@ -2,6 +2,7 @@
 
 Example:
     ragloom eval --answers tests/data/answers/dev.jsonl --json dev.json
+
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -18,8 +19,6 @@ from rich.text import Text
 
 from ragloom.answer_set import AnswerSetResult, CaseResult, evaluate_answer_set
 from ragloom.config import RagConfig
-
-T = TypeVar("T")
 
 
 def _f(value: float | None, digits: int = 3) -> str:
@@ -49,7 +48,8 @@ def _tables(result: AnswerSetResult) -> list[Table]:
 
 
 def eval_answer_set(dataset: Path, cfg: RagConfig, json_out: Path | None, console: Console,
-                    err_console: Console, run: Callable[[Callable[[], T]], T]) -> None:
+                    err_console: Console,
+                    run: Callable[[Callable[[], Any]], Any]) -> None:
     """Evaluate the answer set, print its tables and write the JSON if asked."""
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn())
@@ -63,7 +63,8 @@ def eval_answer_set(dataset: Path, cfg: RagConfig, json_out: Path | None, consol
                 f"{mark} {case.id}: {case.mode} (expected {case.expected_mode},"
                 f" by {case.mode_by}) {case.seconds:.1f} s"), style="dim", highlight=False)
 
-        result = run(lambda: evaluate_answer_set(dataset, cfg, progress=on_case))
+        result: AnswerSetResult = run(
+            lambda: evaluate_answer_set(dataset, cfg, progress=on_case))
     for table in _tables(result):
         console.print(table)
     if json_out is not None:

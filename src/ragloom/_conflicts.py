@@ -35,10 +35,14 @@ _AMOUNT = re.compile(
     r"(?P<cur>[$€£])?\s?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
     r"(?:\s?(?P<unit>%|[a-zA-Z][a-zA-Z\-]*))?")
 _CITATION = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
-_STOP = frozenset("""a an and are as at be been by can do does for from has have how if in
-into is it its it's of on or per that the their then there these this to up was were what
-when where which who will with you your yours i we our they them than any all also only
-after before about each every set sets default""".split())
+_STOP = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "been", "by", "can", "do", "does", "for",
+    "from", "has", "have", "how", "if", "in", "into", "is", "it", "its", "of", "on", "or",
+    "per", "that", "the", "their", "then", "there", "these", "this", "to", "up", "was",
+    "were", "what", "when", "where", "which", "who", "will", "with", "you", "your", "i",
+    "we", "our", "they", "them", "than", "any", "all", "also", "only", "after", "before",
+    "about", "each", "every", "set", "sets", "default"
+})
 
 
 @dataclass(frozen=True)

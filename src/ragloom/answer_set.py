@@ -1,4 +1,4 @@
-"""Labelled answer sets: does the chain answer, abstain and report disputes as it should?
+"""Labelled answer sets: whether the chain answers, abstains and reports disputes rightly.
 
 An answer set is a JSONL file, one case a line (schema in `tests/data/answers/README.md`):
 
@@ -292,7 +292,7 @@ def score(results: Sequence[CaseResult], settings: dict[str, Any] | None = None
           ) -> AnswerSetResult:
     """Aggregate judged cases into the set's scores."""
     results = list(results)
-    per_mode = {}
+    per_mode: dict[str, dict[str, Any]] = {}
     for mode in MODES:
         expected = sum(r.expected_mode == mode for r in results)
         chosen = sum(r.mode == mode for r in results)
