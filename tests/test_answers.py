@@ -61,7 +61,7 @@ def test_cited_answer_yields_citations_and_a_missing_number_is_removed(
 
     chunks = list(chain.stream(question))
     assert set(chunks[0]) == {"question", "sources"}
-    assert set(chunks[-1]) == {"citations", "grounded", "checks"}
+    assert set(chunks[-1]) == {"citations", "grounded", "mode", "checks"}
     answer = "".join(c.get("answer", "") for c in chunks)
     assert "[1]" in answer and "[5]" not in answer
     assert chunks[-1]["checks"]["removed_citations"] == [5]

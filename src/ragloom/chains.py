@@ -5,12 +5,16 @@ The chain is plain LCEL, so `invoke`, `ainvoke`, `batch`, `abatch`, `stream` and
 [...]}` (messages, `(role, text)` pairs or dicts). With history, the chat model first
 rewrites the follow-up as a standalone question for retrieval; the answer prompt still
 sees the whole conversation. Output: `{"question", "answer", "sources", "citations",
-"grounded", "checks"}`. Retrieved chunks below `answer.min_relevance` do not count; when
-none does, the chain answers `answer.abstain_text` without calling the chat model and says
-`grounded: False`. Citations `[n]` without a source are removed from the answer. Guards
-(`ragloom.guards`) screen the context, redact secrets and check the answer. Streaming
-yields `{"question", "sources"}` first, then `{"answer": token}` chunks, then
-`{"citations", "grounded", "checks"}`.
+"grounded", "mode", "checks"}`. Retrieved chunks below `answer.min_relevance` do not
+count; when none does, the chain answers `answer.abstain_text` without calling the chat
+model and says `grounded: False`. The chunks that count are bounded by
+`answer.max_context_tokens`, lowest-ranked dropped first. `mode` is `answered`,
+`abstained` (nothing relevant, or the model found no answer in the sources) or `disputed`
+(the sources disagree), read from the prompt's markers (see `ragloom._modes`);
+`checks["mode_by"]` says what decided it. Citations `[n]` without a source are removed
+from the answer. Guards (`ragloom.guards`) screen the context, redact secrets and check
+the answer. Streaming yields `{"question", "sources"}` first, then `{"answer": token}`
+chunks, then `{"citations", "grounded", "mode", "checks"}`.
 
 Example:
     >>> from ragloom import build_rag_chain
@@ -22,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from typing import Any, TypedDict
 
@@ -39,8 +44,11 @@ from langchain_core.runnables import (
 )
 from typing_extensions import NotRequired
 
+from ragloom._budget import fit_context
 from ragloom._citations import AnswerFilter, sources_footer
-from ragloom.config import RagConfig, load_config
+from ragloom._conflicts import find_conflicts, ungrounded_numbers
+from ragloom._modes import Mode, ModeFilter, abstains_in_words, disputes_in_words
+from ragloom.config import AnswerSettings, RagConfig, load_config
 from ragloom.errors import InvalidInput
 from ragloom.guards import Guard, build_guards
 from ragloom.prompts import (
@@ -79,9 +87,10 @@ class RagOutput(TypedDict):
 
     Example:
         >>> result: RagOutput = {"question": "Who?", "answer": "No idea.", "sources": [],
-        ...                      "citations": [], "grounded": False, "checks": {}}
+        ...                      "citations": [], "grounded": False, "mode": "abstained",
+        ...                      "checks": {}}
         >>> sorted(result)
-        ['answer', 'checks', 'citations', 'grounded', 'question', 'sources']
+        ['answer', 'checks', 'citations', 'grounded', 'mode', 'question', 'sources']
 
     """
 
@@ -96,9 +105,16 @@ class RagOutput(TypedDict):
     holds each one's number."""
     grounded: bool
     """False when the chain abstained (nothing relevant) or the answer check failed."""
+    mode: Mode
+    """`answered`, `abstained` (the sources do not hold the answer) or `disputed` (the
+    sources the answer rests on disagree; the answer says so and cites each side)."""
     checks: dict[str, Any]
     """What the checks found: `top_relevance` (the best retrieved chunk's relevance,
-    before the bar), `below_relevance` (chunks under the bar),
+    before the bar), `below_relevance` (chunks under the bar), `context_tokens` and
+    `context_dropped` (the sources' estimated tokens in the prompt, and the chunks left
+    out by `answer.max_context_tokens`), `mode_by` (what decided `mode`: `relevance_bar`,
+    `marker`, `words`, `answer_check` or `model`), `decision_s` (seconds the mode decision
+    took),
     `removed_citations` (numbers without a source), `flagged` (chunks with planted
     instructions), `redacted` (placeholders by kind), `answer` (`empty`,
     `repeats_prompt` or None)."""
@@ -158,8 +174,9 @@ def _guarded_input(
     inputs: dict[str, Any], guards: Sequence[Guard], config: RunnableConfig
 ) -> dict[str, Any]:
     checks: dict[str, Any] = {"top_relevance": None, "below_relevance": 0,
+                              "context_tokens": 0, "context_dropped": 0,
                               "removed_citations": [], "flagged": [], "redacted": {},
-                              "answer": None}
+                              "answer": None, "mode_by": None, "decision_s": 0.0}
     state = {**inputs, "original_question": inputs["question"], "sources": [], "checks": checks}
     for guard in guards:  # the question and history, before any of it reaches a model
         state = guard.invoke(state, config)
@@ -188,8 +205,73 @@ def _with_context(
     state = {**state, "sources": documents}
     for guard in guards:  # the retrieved context
         state = guard.invoke(state, config)
-    state["context"] = format_context(state["sources"])
+    kept, dropped, tokens = fit_context(state["sources"], cfg.answer.max_context_tokens)
+    state["checks"]["context_tokens"], state["checks"]["context_dropped"] = tokens, dropped
+    state["sources"] = kept
+    state["context"] = format_context(kept)
+    if cfg.answer.conflict_check and len(kept) > 1:
+        started = time.perf_counter()
+        conflicts = find_conflicts(state["question"], kept)
+        state["checks"]["conflicts"] = [
+            {"sources": [c.first_source + 1, c.second_source + 1], "values": [c.first, c.second]}
+            for c in conflicts]
+        state["checks"]["decision_s"] += time.perf_counter() - started
     return state
+
+
+class _Reader:
+    """The model's answer through the mode markers, then the citation check."""
+
+    def __init__(self, modes: ModeFilter, cites: AnswerFilter, number_check: bool) -> None:
+        self.modes = modes
+        self.cites = cites
+        self.number_check = number_check
+        self.prefix = ""
+        self.decision_s = 0.0
+
+    def start(self) -> str:
+        """What the chain says before the model: the sides of a dispute it found."""
+        return self.cites.feed(self.prefix) if self.prefix else ""
+
+    def _timed_modes(self, token: str | None) -> str:
+        started = time.perf_counter()
+        piece = self.modes.flush() if token is None else self.modes.feed(token)
+        self.decision_s += time.perf_counter() - started
+        return piece
+
+    def feed(self, token: str) -> str:
+        piece = self._timed_modes(token)
+        return self.cites.feed(piece) if piece else ""
+
+    def flush(self) -> str:
+        piece = self._timed_modes(None)
+        return (self.cites.feed(piece) if piece else "") + self.cites.flush()
+
+    def decide(self, state: dict[str, Any]) -> tuple[Mode, str]:
+        started = time.perf_counter()
+        checks = state["checks"]
+        if not state["sources"]:
+            decision: tuple[Mode, str] = ("abstained", "relevance_bar")
+        elif checks.get("answer"):
+            decision = ("abstained", "answer_check")
+        elif checks.get("conflicts"):
+            decision = ("disputed", "conflict_check")
+        elif self.modes.marker is not None:
+            decision = (self.modes.marker, "marker")
+        elif disputes_in_words(self.modes.raw):
+            decision = ("disputed", "words")
+        elif abstains_in_words(self.modes.raw, len(self.cites.cited)):
+            decision = ("abstained", "words")
+        elif self.number_check and (invented := ungrounded_numbers(
+                self.modes.raw, state["sources"])):
+            checks["ungrounded_numbers"] = invented
+            decision = ("abstained", "number_check")
+        else:
+            decision = ("answered", "model")
+        self.decision_s += time.perf_counter() - started
+        checks["mode_by"] = decision[1]
+        checks["decision_s"] = round(checks.get("decision_s", 0.0) + self.decision_s, 6)
+        return decision
 
 
 class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
@@ -199,9 +281,9 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
     unclosed `[...`), so the sources chunk comes first and the citations chunk last.
     """
 
-    def __init__(self, guards: Sequence[Guard], footer: bool) -> None:
+    def __init__(self, guards: Sequence[Guard], settings: AnswerSettings) -> None:
         self.guards = list(guards)
-        self.footer = footer
+        self.settings = settings
 
     def _head(self, state: dict[str, Any]) -> dict[str, Any]:
         sources = state["sources"]
@@ -211,12 +293,24 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
                 for doc in sources]
         return {"question": state["original_question"], "sources": sources}
 
-    def _filter(self, state: dict[str, Any]) -> AnswerFilter:
+    def _filter(self, state: dict[str, Any]) -> _Reader:
         rewrite = (lambda text: _restored(text, state, self.guards)) if self.guards else None
-        return AnswerFilter(len(state["sources"]), rewrite)
+        settings = self.settings
+        reader = _Reader(ModeFilter(settings.abstain_text, settings.disputed_text),
+                         AnswerFilter(len(state["sources"]), rewrite), settings.number_check)
+        conflicts = state["checks"].get("conflicts")
+        if conflicts:
+            # Said first, by the chain: the model's own NOT FOUND or CONFLICT: adds nothing.
+            reader.modes.abstain_text = reader.modes.disputed_text = ""
+            sides = ", ".join(
+                f"{value} [{n}]" for conflict in conflicts
+                for value, n in zip(conflict["values"], conflict["sources"], strict=True))
+            reader.prefix = f"{settings.disputed_text.rstrip('.')}: {sides}. "
+        return reader
 
     def _tail(self, state: dict[str, Any], head: dict[str, Any],
-              answer: AnswerFilter) -> dict[str, Any]:
+              reader: _Reader) -> dict[str, Any]:
+        answer = reader.cites
         checks = state["checks"]
         checks["removed_citations"] = answer.removed
         vault = state.get("vault")
@@ -225,19 +319,23 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         final = {**state, "answer": answer.text}
         for guard in self.guards:
             final = guard.after_model(final)
-        citations = answer.citations(head["sources"])
-        grounded = bool(state["sources"]) and not checks.get("answer")
-        footer = sources_footer(citations) if self.footer and grounded else ""
-        return {"citations": citations, "grounded": grounded, "checks": checks,
-                "footer": footer}
+        mode, _ = reader.decide(state)
+        grounded = bool(state["sources"]) and not checks.get("answer") and mode != "abstained"
+        citations = answer.citations(head["sources"]) if mode != "abstained" else []
+        footer = sources_footer(citations) if self.settings.sources_footer and grounded else ""
+        return {"citations": citations, "grounded": grounded, "mode": mode,
+                "checks": checks, "footer": footer}
 
     def _run(self, state: dict[str, Any]) -> dict[str, Any]:
         head = self._head(state)
-        answer = self._filter(state)
-        answer.feed(state["answer"])
-        answer.flush()
-        tail = self._tail(state, head, answer)
-        text = "" if tail["checks"].get("answer") else answer.text + tail.pop("footer")
+        reader = self._filter(state)
+        reader.start()
+        reader.feed(state["answer"])
+        reader.flush()
+        tail = self._tail(state, head, reader)
+        text = ("" if tail["checks"].get("answer")
+                else self.settings.abstain_text if tail["checks"]["mode_by"] == "number_check"
+                else reader.cites.text + tail.pop("footer"))
         tail.pop("footer", None)
         return {**head, "answer": text, **tail}
 
@@ -253,7 +351,7 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         """Takes chunks by `send` (None at the end) and answers with what to yield."""
         state: dict[str, Any] = {}
         head: dict[str, Any] | None = None
-        answer: AnswerFilter | None = None
+        answer: _Reader | None = None
         out: list[dict[str, Any]] = []
         while (chunk := (yield out)) is not None:
             out = []
@@ -261,6 +359,8 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
             if head is None and "sources" in state:
                 head, answer = self._head(state), self._filter(state)
                 out.append(head)
+                if first := answer.start():
+                    out.append({"answer": first})
             if "answer" in chunk and answer is not None and (piece := answer.feed(
                     chunk["answer"])):
                 out.append({"answer": piece})
@@ -397,6 +497,6 @@ def build_rag_chain(
     chain = (
         RunnableLambda(retrieve, afunc=aretrieve, name="retrieve")
         | RunnablePassthrough.assign(answer=RunnableLambda(answer_or_abstain, name="answer"))
-        | _Finish(guards=guards, footer=cfg.answer.sources_footer)
+        | _Finish(guards=guards, settings=cfg.answer)
     )
     return chain.with_config(run_name="rag_chain")

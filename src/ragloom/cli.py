@@ -431,7 +431,8 @@ def pull(
 @app.command("eval")
 def eval_retrieval(
     dataset: Annotated[Path, typer.Argument(
-        help='JSONL of {"question": ..., "relevant_sources": [...]} lines.')],
+        help='JSONL of {"question": ..., "relevant_sources": [...]} lines, or with'
+             ' --answers an answer set (lines with "passages", "mode").')],
     config: ConfigOption = None,
     k: Annotated[int | None, typer.Option(min=1, help="Cut-off (default: retrieval.k).")] = None,
     mode: Annotated[str | None, typer.Option(help="dense | sparse | hybrid.")] = None,
@@ -439,7 +440,8 @@ def eval_retrieval(
     json_out: Annotated[Path | None, typer.Option(
         "--json", help="Also write the full result (per question too) to this JSON file.")] = None,
     answers: Annotated[bool, typer.Option(
-        "--answers", help="Also ask the chat model: citation precision, abstention, time.")
+        "--answers", help="Also ask the chat model: citation precision, abstention, time;"
+                          " for an answer set, modes, citations, forbidden claims, time.")
     ] = False,
 ) -> None:
     """Score retrieval on a labelled dataset: recall@k, MRR@k, nDCG@k and timings.
@@ -447,6 +449,15 @@ def eval_retrieval(
     Example: ragloom ingest tests/data/eval/corpus && ragloom eval tests/data/eval/questions.jsonl
     """
     from ragloom.evaluation import evaluate
+
+    if answers:
+        from ragloom._cli_answers import eval_answer_set
+        from ragloom.answer_set import is_answer_set
+
+        if is_answer_set(dataset):
+            eval_answer_set(dataset, _run(lambda: load_config(config)), json_out,
+                            console, err_console, _run)
+            return
 
     retrieval = {key: value for key, value in {"mode": mode, "search": search}.items() if value}
     cfg = _run(lambda: load_config(config, **({"retrieval": retrieval} if retrieval else {})))

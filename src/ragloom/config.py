@@ -343,6 +343,19 @@ class AnswerSettings(_Section):
     """The answer given, without calling the chat model, when no chunk counts."""
     sources_footer: bool = False
     """Append `[Sources: a.md, b.md]` listing the cited files to the answer."""
+    max_context_tokens: int | None = Field(1500, ge=1)
+    """Bound on the sources' tokens in the prompt (estimated, 4 characters a token), so
+    prefill time on a CPU stays predictable; chunks that do not fit are dropped lowest-
+    ranked first (the best one is always kept) and counted in `checks`. null: no bound."""
+    disputed_text: str = "The sources disagree."
+    """Put before the answer when the sources it rests on disagree (`mode: disputed`)."""
+    conflict_check: bool = True
+    """Call the answer `disputed` when two sources give different numbers for what the
+    question asks (a check on the retrieved text before the model is called, no model
+    call); the answer then starts by naming each side with its citation."""
+    number_check: bool = True
+    """Call the answer `abstained` when it states a number no source gives (a price or a
+    date the model made up); `invoke` then returns `abstain_text` instead."""
 
 
 class GuardSettings(_Section):
