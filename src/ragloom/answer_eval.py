@@ -221,7 +221,7 @@ def evaluate_chain(
         "embeddings": f"{cfg.embeddings.provider}:{cfg.embeddings.model}",
         "mode": cfg.retrieval.mode,
         "k": cfg.retrieval.k,
-        "min_relevance": cfg.answer.min_relevance,
+        "min_relevance": cfg.relevance_bar(),
         "collection": cfg.qdrant.collection,
     }
     return evaluate_answers(chain, dataset, settings=settings)

@@ -157,7 +157,7 @@ def _with_context(
 ) -> dict[str, Any]:
     known = [doc.metadata["relevance"] for doc in documents if "relevance" in doc.metadata]
     state["checks"]["top_relevance"] = max(known) if known else None
-    bar = cfg.answer.min_relevance
+    bar = cfg.relevance_bar()
     if bar is not None:
         # A document without a relevance (a sparse-only collection, a retriever of your
         # own) cannot be judged, so it counts.
