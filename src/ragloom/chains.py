@@ -40,6 +40,7 @@ from langchain_core.runnables import (
 from typing_extensions import NotRequired
 
 from ragloom._citations import AnswerFilter, sources_footer
+from ragloom._cut import answer_piece
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import InvalidInput
 from ragloom.guards import Guard, build_guards
@@ -100,7 +101,8 @@ class RagOutput(TypedDict):
     before the bar), `below_relevance` (chunks under the bar),
     `removed_citations` (numbers without a source), `flagged` (chunks with planted
     instructions), `redacted` (placeholders by kind), `answer` (`empty`,
-    `repeats_prompt` or None)."""
+    `repeats_prompt` or None), `cut` (True when a length cap such as `num_predict`
+    stopped the answer before its end)."""
 
 
 _INPUT_FORMS = ("a question string, or {'question': str, 'chat_history': [...]} where each"
@@ -138,7 +140,7 @@ def _guarded_input(
 ) -> dict[str, Any]:
     checks: dict[str, Any] = {"top_relevance": None, "below_relevance": 0,
                               "removed_citations": [], "flagged": [], "redacted": {},
-                              "answer": None}
+                              "answer": None, "cut": False}
     state = {**inputs, "original_question": inputs["question"], "sources": [], "checks": checks}
     for guard in guards:  # the question and history, before any of it reaches a model
         state = guard.invoke(state, config)
@@ -210,7 +212,9 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
     def _run(self, state: dict[str, Any]) -> dict[str, Any]:
         head = self._head(state)
         answer = self._filter(state)
-        answer.feed(state["answer"])
+        text, cut = answer_piece(state["answer"])
+        state["checks"]["cut"] = cut
+        answer.feed(text)
         answer.flush()
         tail = self._tail(state, head, answer)
         text = "" if tail["checks"].get("answer") else answer.text + tail.pop("footer")
@@ -237,9 +241,12 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
             if head is None and "sources" in state:
                 head, answer = self._head(state), self._filter(state)
                 out.append(head)
-            if "answer" in chunk and answer is not None and (piece := answer.feed(
-                    chunk["answer"])):
-                out.append({"answer": piece})
+            if "answer" in chunk and answer is not None:
+                text, cut = answer_piece(chunk["answer"])
+                if cut:
+                    state["checks"]["cut"] = True
+                if piece := answer.feed(text):
+                    out.append({"answer": piece})
         if head is None or answer is None:
             yield []
             return
@@ -348,7 +355,7 @@ def build_rag_chain(
         documents = await retriever.ainvoke(_restored(query, state, guards), config)
         return _with_context(state, documents, cfg, guards, config)
 
-    model_answer = answer_prompt | llm | StrOutputParser()
+    model_answer = answer_prompt | llm  # messages: _Finish reads the text and `cut`
     abstain_text = cfg.answer.abstain_text
 
     def answer_or_abstain(state: dict[str, Any]) -> Runnable[Any, str] | str:
