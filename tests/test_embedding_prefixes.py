@@ -100,6 +100,9 @@ def test_relevance_bar_per_model() -> None:
     assert RagConfig().relevance_bar() == 0.5  # nomic-embed-text, measured
     assert RagConfig(embeddings={"model": "all-minilm:latest"}).relevance_bar() == 0.15
     assert RagConfig(embeddings={"model": "mxbai-embed-large"}).relevance_bar() == 0.2
+    assert RagConfig(embeddings={"query_prefix": "", "document_prefix": ""}
+                     ).relevance_bar() == 0.4  # nomic measured without its prefixes
+    assert RagConfig(embeddings={"query_prefix": "q: "}).relevance_bar() == 0.2  # unmeasured
     assert RagConfig(answer={"min_relevance": 0.35}).relevance_bar() == 0.35
     assert RagConfig(answer={"min_relevance": None}).relevance_bar() is None
 

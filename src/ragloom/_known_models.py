@@ -29,7 +29,13 @@ the chat model's own "not in the documents" and `ragloom eval --answers` do the 
 
 @dataclass(frozen=True)
 class KnownEmbeddingModel:
-    """One embedding model's instructions, where they are stated, and its measured bar."""
+    """One embedding model's instructions, where they are stated, and its measured bar.
+
+    Example:
+        >>> known_embedding_model("nomic-embed-text").bar_for(("", ""))
+        0.4
+
+    """
 
     query_prefix: str
     """Put in front of a question before it is embedded."""
@@ -39,6 +45,15 @@ class KnownEmbeddingModel:
     """Where the model's authors state the prefixes (or that none are needed)."""
     relevance_bar: float | None = None
     """Measured `answer.min_relevance` (cosine, with these prefixes); None: not measured."""
+    relevance_bar_plain: float | None = None
+    """The same, measured with no prefixes at all (cosines shift when they are dropped)."""
+
+
+    def bar_for(self, prefixes: tuple[str, str]) -> float | None:
+        """The measured bar for vectors made with `prefixes`; None if not measured."""
+        if prefixes == (self.query_prefix, self.document_prefix):
+            return self.relevance_bar
+        return self.relevance_bar_plain if prefixes == ("", "") else None
 
 
 _SNOWFLAKE_V1_QUERY = "Represent this sentence for searching relevant passages: "
@@ -48,7 +63,7 @@ KNOWN_EMBEDDING_MODELS: dict[str, KnownEmbeddingModel] = {
         "search_query: ", "search_document: ",
         "https://huggingface.co/nomic-ai/nomic-embed-text-v1.5 (Usage: task instruction "
         "prefixes; search_query for questions, search_document for RAG documents)",
-        relevance_bar=0.5),
+        relevance_bar=0.5, relevance_bar_plain=0.4),
     "mxbai-embed-large": KnownEmbeddingModel(
         _SNOWFLAKE_V1_QUERY, "",
         "https://ollama.com/library/mxbai-embed-large and "

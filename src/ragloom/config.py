@@ -325,8 +325,9 @@ class AnswerSettings(_Section):
     """Lowest cosine similarity of a chunk's dense vector to the question's for the chunk
     to count, the same in every retrieval mode (not the mode's own score). When none
     counts the chain abstains without calling the chat model. `auto`: the bar measured for
-    the embedding model (nomic-embed-text 0.5, all-minilm 0.15), 0.2 for a model ragloom
-    has not measured; `ragloom eval --answers` suggests one for your data. Null: off."""
+    the embedding model and its prefixes (nomic-embed-text 0.5, or 0.4 without prefixes;
+    all-minilm 0.15), 0.2 for a model ragloom has not measured; `ragloom eval --answers`
+    suggests one for your data. Null: off."""
     abstain_text: str = "The documents do not contain the answer to this question."
     """The answer given, without calling the chat model, when no chunk counts."""
     sources_footer: bool = False
@@ -448,9 +449,8 @@ class RagConfig(BaseSettings):
         if bar != "auto":
             return bar
         known = known_embedding_model(self.embeddings.model)
-        if known is not None and known.relevance_bar is not None:
-            return known.relevance_bar
-        return DEFAULT_RELEVANCE_BAR
+        measured = known.bar_for(self.embeddings.prefixes()) if known is not None else None
+        return DEFAULT_RELEVANCE_BAR if measured is None else measured
 
     def masked(self) -> dict[str, Any]:
         """The configuration as plain data with every secret shown as `**********`.
