@@ -90,7 +90,8 @@ def test_creates_dense_collection_with_record(cfg: RagConfig) -> None:
     assert vectors[""].size == 6
     assert vectors[""].distance == models.Distance.COSINE
     assert not info.params.sparse_vectors
-    assert info.metadata == {RECORD_KEY: {"embeddings": "CountingEmbeddings[6]", "dim": 6}}
+    assert info.metadata == {RECORD_KEY: {"embeddings": "CountingEmbeddings[6]", "dim": 6,
+                                          "query_prefix": "", "document_prefix": ""}}
     assert emb.calls == 1  # the one size probe
 
 

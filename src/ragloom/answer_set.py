@@ -380,7 +380,7 @@ def evaluate_answer_set(
         "llm": f"{cfg.llm.provider}:{cfg.llm.model}",
         "embeddings": f"{cfg.embeddings.provider}:{cfg.embeddings.model}",
         "mode": cfg.retrieval.mode, "k": cfg.retrieval.k,
-        "min_relevance": cfg.answer.min_relevance,
+        "min_relevance": cfg.relevance_bar(),
         "max_context_tokens": cfg.answer.max_context_tokens,
         "custom_prompt": cfg.prompt.template is not None,
     }

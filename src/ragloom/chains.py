@@ -47,6 +47,7 @@ from typing_extensions import NotRequired
 from ragloom._budget import fit_context
 from ragloom._citations import AnswerFilter, sources_footer
 from ragloom._conflicts import find_conflicts, ungrounded_numbers
+from ragloom._cut import answer_piece
 from ragloom._modes import Mode, ModeFilter, abstains_in_words, disputes_in_words
 from ragloom.config import AnswerSettings, RagConfig, load_config
 from ragloom.errors import InvalidInput
@@ -117,7 +118,8 @@ class RagOutput(TypedDict):
     took),
     `removed_citations` (numbers without a source), `flagged` (chunks with planted
     instructions), `redacted` (placeholders by kind), `answer` (`empty`,
-    `repeats_prompt` or None)."""
+    `repeats_prompt` or None), `cut` (True when a length cap such as `num_predict`
+    stopped the answer before its end)."""
 
 
 _INPUT_FORMS = ("a question string, or {'question': str, 'chat_history': [...]} where each"
@@ -176,7 +178,8 @@ def _guarded_input(
     checks: dict[str, Any] = {"top_relevance": None, "below_relevance": 0,
                               "context_tokens": 0, "context_dropped": 0,
                               "removed_citations": [], "flagged": [], "redacted": {},
-                              "answer": None, "mode_by": None, "decision_s": 0.0}
+                              "answer": None, "mode_by": None, "decision_s": 0.0,
+                              "cut": False}
     state = {**inputs, "original_question": inputs["question"], "sources": [], "checks": checks}
     for guard in guards:  # the question and history, before any of it reaches a model
         state = guard.invoke(state, config)
@@ -195,7 +198,7 @@ def _with_context(
 ) -> dict[str, Any]:
     known = [doc.metadata["relevance"] for doc in documents if "relevance" in doc.metadata]
     state["checks"]["top_relevance"] = max(known) if known else None
-    bar = cfg.answer.min_relevance
+    bar = cfg.relevance_bar()
     if bar is not None:
         # A document without a relevance (a sparse-only collection, a retriever of your
         # own) cannot be judged, so it counts.
@@ -330,7 +333,9 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         head = self._head(state)
         reader = self._filter(state)
         reader.start()
-        reader.feed(state["answer"])
+        text, cut = answer_piece(state["answer"])
+        state["checks"]["cut"] = cut
+        reader.feed(text)
         reader.flush()
         tail = self._tail(state, head, reader)
         text = ("" if tail["checks"].get("answer")
@@ -361,9 +366,12 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
                 out.append(head)
                 if first := answer.start():
                     out.append({"answer": first})
-            if "answer" in chunk and answer is not None and (piece := answer.feed(
-                    chunk["answer"])):
-                out.append({"answer": piece})
+            if "answer" in chunk and answer is not None:
+                text, cut = answer_piece(chunk["answer"])
+                if cut:
+                    state["checks"]["cut"] = True
+                if piece := answer.feed(text):
+                    out.append({"answer": piece})
         if head is None or answer is None:
             yield []
             return
@@ -485,10 +493,10 @@ def build_rag_chain(
         documents = await retriever.ainvoke(_restored(query, state, guards), config)
         return _with_context(state, documents, cfg, guards, config)
 
-    model_answer = answer_prompt | llm | StrOutputParser()
+    model_answer = answer_prompt | llm  # messages: _Finish reads the text and `cut`
     abstain_text = cfg.answer.abstain_text
 
-    def answer_or_abstain(state: dict[str, Any]) -> Runnable[Any, str] | str:
+    def answer_or_abstain(state: dict[str, Any]) -> Runnable[Any, Any] | str:
         # No source counts: answer without calling the chat model.
         if not state["sources"]:
             return abstain_text

@@ -283,8 +283,10 @@ def _ingest_progress() -> Iterator[Callable[[Any], None]]:
         task = progress.add_task("ingesting", total=None, rate="")
 
         def on_progress(event: Any) -> None:
+            queued = max(event.chunks_queued, event.chunks_done)
             progress.update(task, total=event.files_total, completed=event.files_done,
-                            rate=f"{event.chunks_done} chunks, {event.chunks_per_s:.0f}/s")
+                            rate=f"{event.chunks_done}/{queued} chunks embedded,"
+                                 f" {event.chunks_per_s:.0f}/s")
 
         yield on_progress
 
@@ -497,7 +499,15 @@ def _check_writable(path: Path) -> None:
 def _eval_answers(dataset: Path, cfg: RagConfig) -> dict[str, Any]:
     from ragloom.answer_eval import evaluate_chain
 
-    result = _run(lambda: evaluate_chain(dataset, cfg))
+    columns = (TextColumn("asking the chat model"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task("answers", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = _run(lambda: evaluate_chain(dataset, cfg, on_progress=on_progress))
     table = Table(title=f"answers: {result.answerable} answerable + {result.unanswerable}"
                         f" unanswerable, {result.settings['llm']},"
                         f" min_relevance={result.settings['min_relevance']}")

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -43,6 +43,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from ragloom._known_models import DEFAULT_RELEVANCE_BAR, known_embedding_model
 from ragloom._redact import mask_url, redact
 from ragloom.errors import ConfigError
 
@@ -236,8 +237,33 @@ class EmbeddingsSettings(ModelSettings):
     too_long: Literal["split", "fail"] = "split"
     """Ollama: a text longer than the model's context is embedded in pieces whose vectors
     are averaged (`split`), or is an error naming it (`fail`); never cut silently."""
+    query_prefix: str = "auto"
+    """Put in front of a question before it is embedded (`search_query: ` for
+    nomic-embed-text). `auto`: what the model's authors state, from ragloom's table of
+    known models (docs/retrieval.md), none for others; "" for none. Recorded with the
+    collection: changing it needs a new collection."""
+    document_prefix: str = "auto"
+    """Put in front of each chunk before it is embedded (`search_document: ` for
+    nomic-embed-text); `auto` and "" as for `query_prefix`. BM25 never sees either."""
     extra: dict[str, Any] = Field(default_factory=dict)
     """Passed through unchanged to the LangChain embeddings class."""
+
+    def prefixes(self) -> tuple[str, str]:
+        """The (query, document) prefixes in effect, `auto` resolved.
+
+        Example:
+            >>> EmbeddingsSettings(model="nomic-embed-text").prefixes()
+            ('search_query: ', 'search_document: ')
+            >>> EmbeddingsSettings(model="all-minilm", query_prefix="q: ").prefixes()
+            ('q: ', '')
+
+        """
+        known = known_embedding_model(self.model)
+        query = (known.query_prefix if known else "") if self.query_prefix == "auto" \
+            else self.query_prefix
+        document = (known.document_prefix if known else "") \
+            if self.document_prefix == "auto" else self.document_prefix
+        return query, document
 
 
 class QdrantSettings(_Section):
@@ -335,10 +361,13 @@ class PromptSettings(_Section):
 class AnswerSettings(_Section):
     """What counts as grounded, and what the chain says when nothing does."""
 
-    min_relevance: float | None = Field(0.3, ge=-1.0, le=1.0)
+    min_relevance: Annotated[float, Field(ge=-1.0, le=1.0)] | Literal["auto"] | None = "auto"
     """Lowest cosine similarity of a chunk's dense vector to the question's for the chunk
     to count, the same in every retrieval mode (not the mode's own score). When none
-    counts the chain abstains without calling the chat model; null turns the bar off."""
+    counts the chain abstains without calling the chat model. `auto`: the bar measured for
+    the embedding model and its prefixes (nomic-embed-text 0.5, or 0.4 without prefixes;
+    all-minilm 0.15), 0.2 for a model ragloom has not measured; `ragloom eval --answers`
+    suggests one for your data. Null: off."""
     abstain_text: str = "The documents do not contain the answer to this question."
     """The answer given, without calling the chat model, when no chunk counts."""
     sources_footer: bool = False
@@ -472,6 +501,25 @@ class RagConfig(BaseSettings):
         else:
             file_source = YamlConfigSettingsSource(settings_cls, path)
         return (init_settings, env_settings, _FileRelative(settings_cls, file_source, path))
+
+    def relevance_bar(self) -> float | None:
+        """`answer.min_relevance` in effect: `auto` resolved for the embedding model.
+
+        Example:
+            >>> RagConfig(embeddings={"model": "nomic-embed-text"}).relevance_bar()
+            0.5
+            >>> RagConfig(embeddings={"model": "unknown-model"}).relevance_bar()
+            0.2
+            >>> RagConfig(answer={"min_relevance": None}).relevance_bar() is None
+            True
+
+        """
+        bar = self.answer.min_relevance
+        if bar != "auto":
+            return bar
+        known = known_embedding_model(self.embeddings.model)
+        measured = known.bar_for(self.embeddings.prefixes()) if known is not None else None
+        return DEFAULT_RELEVANCE_BAR if measured is None else measured
 
     def masked(self) -> dict[str, Any]:
         """The configuration as plain data with every secret shown as `**********`.

@@ -145,6 +145,9 @@ class IngestProgress:
     path: str | None = None
     """The file that just settled (or was pruned), else None."""
     status: Status | None = None
+    chunks_queued: int = 0
+    """Chunks split and waiting for (or done with) embedding: progress before the first
+    embedding answer, which on a slow model takes a while."""
 
 
 ProgressCallback = Callable[[IngestProgress], None]
@@ -298,7 +301,7 @@ class _Run:
         self.aliases: dict[str, list[str]] = {}
         # source → {(file_hash, chunk_count, chunking): points}, for the sources in play
         self.inventory: Tally = {}
-        self.files_total = self.files_done = 0
+        self.files_total = self.files_done = self.chunks_queued = 0
         self.started = time.perf_counter()
 
     def _emit(self, path: str | None = None, status: Status | None = None) -> None:
@@ -310,7 +313,7 @@ class _Run:
             done = self.report.chunks_written
             rate = done / max(time.perf_counter() - self.started, 1e-9)
             self.on_progress(IngestProgress(self.files_done, self.files_total, done, rate,
-                                            path, status))
+                                            path, status, self.chunks_queued))
 
     async def execute(self, roots: list[str | Path], patterns: list[str],
                       prune: bool) -> IngestReport:
@@ -321,6 +324,7 @@ class _Run:
                         for p in discover(roots, patterns, unreadable)}.items())
         files = [(source, path) for source, path in files if self._named_in_utf8(source)]
         self.files_total = len(files)
+        self._emit()  # the files found, from the first second
         root_sources = [source_id(r, self.root) for r in roots]
         blind = self._report_unreadable(unreadable)
         former = {source: former_names(path, source) for source, path in files}
@@ -441,6 +445,8 @@ class _Run:
             for start in range(0, len(copies), self.batch_size):
                 await self.ledger.upsert(copies[start:start + self.batch_size])
             self.report.chunks_written += len(copies)
+            self.chunks_queued += job.pending + len(copies)
+            self._emit()  # this file's chunks are queued
             job.produced = True
             if job.pending == 0:
                 await self._finish(job)

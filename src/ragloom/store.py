@@ -42,6 +42,7 @@ import logging
 import math
 import os
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -74,6 +75,7 @@ __all__ = [
     "close_clients",
     "collection_status",
     "copy_collection",
+    "embedding_prefixes",
     "embeddings_identity",
     "get_async_client",
     "get_client",
@@ -371,6 +373,10 @@ def embeddings_identity(embeddings: Embeddings, cfg: RagConfig | None = None) ->
         'DeterministicFakeEmbedding[8]'
 
     """
+    from ragloom.providers._instructed import InstructedEmbeddings
+
+    if isinstance(embeddings, InstructedEmbeddings):  # prefixes are recorded on their own
+        embeddings = embeddings.inner
     if cfg is not None:
         identity = f"{cfg.embeddings.provider}:{cfg.embeddings.model}"
     else:
@@ -510,6 +516,9 @@ def build_vector_store(
         identity = embeddings_identity(embeddings, cfg)
     else:
         identity = embeddings_identity(embeddings)
+    if mode is not RetrievalMode.SPARSE and identity is not None:
+        # What the dense vectors are made of besides the model: its task instructions.
+        identity = _Identity(identity, embedding_prefixes(embeddings))
     if mode is not RetrievalMode.DENSE and sparse_embeddings is None:
         sparse_embeddings = BM25SparseEmbeddings()
     with _talking_to(cfg.qdrant):
@@ -574,7 +583,7 @@ def _create(
         vectors[RagloomVectorStore.VECTOR_NAME] = models.VectorParams(
             size=size, distance=_DISTANCES[q.distance], on_disk=q.on_disk or None
         )
-        metadata[RECORD_KEY] = {"embeddings": identity, "dim": size}
+        metadata[RECORD_KEY] = _record(identity, size)
     if mode is not RetrievalMode.DENSE:
         sparse[RagloomVectorStore.SPARSE_VECTOR_NAME] = models.SparseVectorParams(
             modifier=models.Modifier.IDF,
@@ -608,6 +617,68 @@ def _index_payload(client: QdrantClient, name: str) -> None:
     for key in (f"{RagloomVectorStore.METADATA_KEY}.source",
                 f"{RagloomVectorStore.METADATA_KEY}.file_hash", INGEST_KEY):
         client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
+
+
+class _Identity(str):
+    """An embeddings identity (`provider:model[N]`) that also carries its prefixes."""
+
+    prefixes: tuple[str, str]
+
+    def __new__(cls, identity: str, prefixes: tuple[str, str]) -> _Identity:
+        obj = super().__new__(cls, identity)
+        obj.prefixes = prefixes
+        return obj
+
+
+def embedding_prefixes(embeddings: Embeddings | None) -> tuple[str, str]:
+    """The (query, document) prefixes dense vectors are made with ("" when none).
+
+    Example:
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> embedding_prefixes(DeterministicFakeEmbedding(size=4))
+        ('', '')
+
+    """
+    from ragloom.providers._instructed import prefixes_of
+
+    return prefixes_of(embeddings) if embeddings is not None else ("", "")
+
+
+def _record(identity: str | None, size: int) -> dict[str, Any]:
+    """The collection's record of its embeddings: model, size and task prefixes."""
+    record: dict[str, Any] = {"embeddings": identity, "dim": size}
+    if isinstance(identity, _Identity):
+        record["query_prefix"], record["document_prefix"] = identity.prefixes
+    return record
+
+
+def _prefix_problem(name: str, record: dict[str, Any], prefixes: tuple[str, str]
+                    ) -> str | None:
+    """Vectors made with other task prefixes than the configured ones: what to do.
+
+    A collection recorded before ragloom recorded prefixes was built without them: a
+    warning (not an error) when the configuration now adds some.
+    """
+    query, document = prefixes
+    if "query_prefix" not in record and "document_prefix" not in record:
+        if query or document:
+            warnings.warn(
+                f"Qdrant collection {name!r} was built by a ragloom that sent no embedding"
+                f" prefixes, but embeddings.query_prefix/document_prefix now add {query!r} /"
+                f" {document!r} (the model's instructions): its stored vectors and new"
+                " questions differ. Set embeddings.query_prefix: '' and"
+                " embeddings.document_prefix: '' to keep using it as built, or re-ingest"
+                " into a new collection (qdrant.collection) to get the better vectors.",
+                UserWarning, stacklevel=4)
+        return None
+    was = (record.get("query_prefix", ""), record.get("document_prefix", ""))
+    if was == (query, document):
+        return None
+    return (f"was embedded with query prefix {was[0]!r} and document prefix {was[1]!r}, but"
+            f" the configuration gives {query!r} and {document!r}; vectors made with and"
+            " without a model's instructions do not compare. Set"
+            f" embeddings.query_prefix: {was[0]!r} and embeddings.document_prefix:"
+            f" {was[1]!r} to use it as built")
 
 
 def _mismatch(name: str, problem: str) -> CollectionMismatch:
@@ -661,6 +732,10 @@ def _problems(
             f"was written by the embeddings model {recorded} but the configured one is"
             f" {identity}; vectors of two models in one collection do not compare. Set"
             f" embeddings.provider/embeddings.model back to {recorded}")
+    if not problems and isinstance(identity, _Identity) and isinstance(recorded, str):
+        problem = _prefix_problem(cfg.qdrant.collection, record, identity.prefixes)
+        if problem:
+            problems.append(problem)
     return problems, record, params.size
 
 
@@ -685,9 +760,7 @@ def _validate(
         # Built by something else but fits: record it so the next open costs nothing.
         # Best effort: servers before Qdrant 1.16 have no collection metadata.
         with contextlib.suppress(Exception):
-            client.update_collection(
-                name, metadata={RECORD_KEY: {"embeddings": identity, "dim": size}}
-            )
+            client.update_collection(name, metadata={RECORD_KEY: _record(identity, size)})
 
 
 @dataclass
@@ -727,7 +800,8 @@ def collection_status(cfg: RagConfig | None = None,
     status = CollectionStatus(engine=resolve_engine(q), where=_where(q))
     client = get_client(q)
     mode = RetrievalMode(retrieval_mode(cfg))
-    identity = f"{cfg.embeddings.provider}:{cfg.embeddings.model}"
+    identity = _Identity(f"{cfg.embeddings.provider}:{cfg.embeddings.model}",
+                         cfg.embeddings.prefixes())
     with _talking_to(q):
         status.exists = client.collection_exists(q.collection)
         if not status.exists:
