@@ -31,7 +31,8 @@ def test_precedence_keyword_over_env_over_file_over_default(
     assert cfg.qdrant.collection == "kw-coll"      # keyword beats env and file
     assert cfg.llm.model == "from-env"             # env beats file
     assert cfg.llm.temperature == 0.7              # file beats default
-    assert cfg.qdrant.location == "file-loc"       # sections merge key by key
+    # sections merge key by key (a relative path in the file is relative to its folder)
+    assert cfg.qdrant.location == str(tmp_path.resolve() / "file-loc")
     assert cfg.llm.num_ctx == 8192                 # default when nobody says
 
 

@@ -153,6 +153,9 @@ def test_sources_stored_by_older_versions_are_migrated_without_duplicates(
     ingest(["."], legacy, store=store)
     assert set(by_source(store)) == {"docs/a.txt", "notes/b.txt"}
     count = len(points(store))
+    # An older ragloom recorded no root in the collection (issue 24 added it).
+    from ragloom._ledger import ROOT_KEY
+    store.client.update_collection(store.collection_name, metadata={ROOT_KEY: None})
 
     cfg = folder_cfg(request, top / "store", mode)  # the new rule: relative to the store's folder
     (project / "notes" / "b.txt").write_text("Beta, edited since: backups run at 03:00.\n")

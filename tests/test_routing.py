@@ -36,9 +36,16 @@ def vcr_config() -> dict[str, Any]:
     """ragloom's settings, and requests to the dead server left to the real network."""
     config = ragloom_vcr_config()
     inner = config["before_record_request"]
+    steps = inner if isinstance(inner, list) else [inner]
 
     def before(request: Any) -> Any:
-        return None if urlsplit(request.uri).port == DEAD_PORT else inner(request)
+        if urlsplit(request.uri).port == DEAD_PORT:
+            return None
+        for step in steps:
+            request = step(request)
+            if request is None:
+                return None
+        return request
 
     config["before_record_request"] = before
     return config

@@ -90,7 +90,8 @@ def test_creates_dense_collection_with_record(cfg: RagConfig) -> None:
     assert vectors[""].size == 6
     assert vectors[""].distance == models.Distance.COSINE
     assert not info.params.sparse_vectors
-    assert info.metadata == {RECORD_KEY: {"embeddings": "CountingEmbeddings[6]", "dim": 6}}
+    assert info.metadata == {RECORD_KEY: {"embeddings": "CountingEmbeddings[6]", "dim": 6,
+                                          "query_prefix": "", "document_prefix": ""}}
     assert emb.calls == 1  # the one size probe
 
 
@@ -111,7 +112,8 @@ def test_server_options_passed_on_create(request: pytest.FixtureRequest) -> None
     build_vector_store(cfg, embeddings=CountingEmbeddings(6), client=client)
     kwargs = client.create_collection.call_args.kwargs
     indexed = {c.args[1] for c in client.create_payload_index.call_args_list}
-    assert indexed == {"metadata.source", "metadata.file_hash", "ingest"}
+    assert indexed == {"metadata.source", "metadata.file_hash", "ingest", "metadata.tenant",
+                       "metadata.groups", "metadata.classification"}
     assert kwargs["shard_number"] == 2
     assert kwargs["replication_factor"] == 3
     assert kwargs["vectors_config"] == {

@@ -10,6 +10,7 @@ stored per file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import PurePosixPath
@@ -19,12 +20,16 @@ from qdrant_client import QdrantClient, models
 
 from ragloom._access import ACCESS_KEYS, Access, access_indexes, any_access, same_access
 
-__all__ = ["INGEST_KEY", "PAGE", "Ledger", "Tally", "is_embedded"]
+__all__ = ["INGEST_KEY", "PAGE", "ROOT_KEY", "Ledger", "Tally", "is_embedded"]
 
 INGEST_KEY = "ingest"
 """Top-level payload key: "<file_hash> <chunk_count> <chunking> <source>", the same on
 every chunk of a file version, so one facet request tallies what is stored per file."""
 PAGE = 4096
+ROOT_KEY = "ragloom_sources"
+"""Collection metadata key: {"root": the folder relative sources are named against, or
+null for absolute sources}, so a later run with another root renames them, never
+mistakes one file for another."""
 T = TypeVar("T")
 Tally = dict[str, dict[tuple[str, int, str], int]]
 
@@ -157,7 +162,61 @@ class Ledger:
                 counts[value] = counts.get(value, 0) + 1
             return counts
 
-    async def tally(self, sources: list[str], roots: list[str] | None) -> Tally:
+    def recorded_root(self) -> tuple[bool, str | None]:
+        """(whether a root is recorded, the root): what stored relative sources are under."""
+        try:
+            metadata = self.client.get_collection(self.collection).config.metadata or {}
+        except Exception:  # a server before Qdrant 1.16: no collection metadata
+            return False, None
+        record = metadata.get(ROOT_KEY)
+        if not isinstance(record, dict) or "root" not in record:
+            return False, None
+        root = record["root"]
+        return True, root if isinstance(root, str) else None
+
+    def record_root(self, root: str | None) -> None:
+        """Record the root sources are now named against (best effort on old servers)."""
+        # A server without collection metadata (before 1.16): nothing to keep it in.
+        with contextlib.suppress(Exception):
+            self.client.update_collection(self.collection, metadata={ROOT_KEY: {"root": root}})
+
+    async def everything(self) -> Tally:
+        """Points per (file_hash, chunk_count, chunking) of every source stored."""
+        return await self.tally([], None, every=True)
+
+    async def rename(self, old: str, new: str, content_key: str, id_key: str | None,
+                     new_id: Callable[[str, int, str], str]) -> int:
+        """Move the points of source `old` to source `new` (new ids, same vectors).
+
+        The copies are written before the originals are deleted, so an interrupted
+        rename leaves both names, never neither. Returns the points moved.
+        """
+        moved: list[models.PointStruct] = []
+        async for point in self.scroll(models.Filter(must=[self.source_in([old])]), True,
+                                       with_vectors=True):
+            payload = dict(point.payload or {})
+            meta = dict(payload.get(self.meta) or {})
+            meta["source"] = new
+            payload[self.meta] = meta
+            parts = str(payload.get(INGEST_KEY, "")).split(" ", 3)
+            if len(parts) == 4:
+                payload[INGEST_KEY] = " ".join([*parts[:3], new])
+            index, text = meta.get("chunk_index"), payload.get(content_key)
+            point_id = (new_id(new, index, text) if isinstance(index, int)
+                        and isinstance(text, str) else str(point.id))
+            if id_key:
+                payload[id_key] = point_id
+            moved.append(models.PointStruct.model_construct(
+                id=point_id, vector=point.vector or {}, payload=payload))
+        for start in range(0, len(moved), PAGE):
+            await self.upsert(moved[start:start + PAGE])
+        await self.delete(models.Filter(
+            must=[self.source_in([old])],
+            must_not=[models.HasIdCondition(has_id=[p.id for p in moved])]))
+        return len(moved)
+
+    async def tally(self, sources: list[str], roots: list[str] | None, *,
+                    every: bool = False) -> Tally:
         """Points per (file_hash, chunk_count, chunking) of each source stored.
 
         For `sources`, and for every source under `roots` when given. A server
@@ -165,7 +224,7 @@ class Ledger:
         the filter, so one unfiltered pass is far cheaper there.
         """
         groups: list[models.Filter | None] = [None]
-        if roots is None and not self.local:
+        if roots is None and not self.local and not every:
             groups = [models.Filter(must=[self.source_in(sources[i:i + 512])])
                       for i in range(0, len(sources), 512)]
         wanted, found = set(sources), Tally()
@@ -175,7 +234,8 @@ class Ledger:
                 if len(parts) != 4 or not parts[1].isdigit():
                     continue  # not written by ragloom's ingest
                 file_hash, chunks, chunking, source = parts
-                if source in wanted or (roots and any(_is_under(source, r) for r in roots)):
+                if every or source in wanted or (
+                        roots and any(_is_under(source, r) for r in roots)):
                     found.setdefault(source, {})[(file_hash, int(chunks), chunking)] = count
         return found
 

@@ -16,6 +16,7 @@ import hashlib
 import io
 import os
 import re
+import stat
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
@@ -25,6 +26,7 @@ from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharac
 
 from ragloom._ledger import INGEST_KEY, Ledger, is_embedded
 from ragloom._ledger import Tally as Tally  # re-exported for ragloom.ingestion
+from ragloom.errors import ConfigError
 
 __all__ = [
     "CHUNK_NAMESPACE", "INGEST_KEY", "MAX_LABEL", "MISSING", "Chunk", "EmptyFile", "Ledger",
@@ -105,7 +107,11 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(pattern[i]))
             i += 1
-    return re.compile("".join(out))
+    try:
+        return re.compile("".join(out))
+    except re.error as exc:
+        raise ConfigError(f"glob pattern {pattern!r} is not valid ({exc.msg}): check its"
+                          " [...] ranges (low to high, e.g. [a-z]) and brackets") from None
 
 
 def _walk(root: str, regexes: list[re.Pattern[str]], unreadable: list[OSError]) -> list[Path]:
@@ -156,6 +162,11 @@ def discover(roots: Iterable[str | os.PathLike[str]], patterns: list[str],
 def read_file(path: Path) -> bytes:
     """The file's bytes, or a `LoadError` saying why they cannot be read."""
     try:
+        mode = os.stat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            # Reading a FIFO waits for a writer for ever; a device never ends.
+            raise LoadError("not a regular file (a FIFO, socket or device): skipped, as"
+                            " only files are read; copy its content to a file to ingest it")
         return path.read_bytes()
     except FileNotFoundError:
         raise LoadError(MISSING) from None

@@ -277,7 +277,11 @@ class RagloomVectorStore(QdrantVectorStore):
         self._check_ready()
         dense, sparse = self._query_vectors(query, mmr_lambda)
         request = self._request(dense, sparse, k, fetch_k, filter, score_threshold, mmr_lambda)
-        return self._pairs(self.client.query_points(**request).points, dense, sparse)
+        if "prefetch" in request:  # hybrid: fused here, ties broken by point id
+            sides = [self.client.query_points(**side).points for side in _sides(request)]
+            return self._pairs(_fuse(sides, k), dense, sparse)
+        return self._pairs(_ranked(self.client.query_points(**request).points, request),
+                           dense, sparse)
 
     async def aretrieve_with_scores(
         self,
@@ -308,11 +312,14 @@ class RagloomVectorStore(QdrantVectorStore):
             sparse = self._sparse_query(query)
         request = self._request(dense, sparse, k, fetch_k, filter, score_threshold, mmr_lambda)
         async_client = self._async_client()
+        requests = _sides(request) if "prefetch" in request else [request]
         if async_client is None:
-            points = self.client.query_points(**request).points
+            found = [self.client.query_points(**r).points for r in requests]
         else:
-            points = (await async_client.query_points(**request)).points
-        return self._pairs(points, dense, sparse)
+            found = [(await async_client.query_points(**r)).points for r in requests]
+        if "prefetch" in request:  # hybrid: fused here, ties broken by point id
+            return self._pairs(_fuse(found, k), dense, sparse)
+        return self._pairs(_ranked(found[0], request), dense, sparse)
 
     def _check_ready(self) -> None:
         if self.pending_check is not None:
@@ -433,3 +440,45 @@ def _cosine_from_score(score: float, distance: models.Distance) -> float:
     if distance == models.Distance.EUCLID:
         return 1.0 - score * score / 2.0
     return float(score)
+
+
+_RRF_K = 2
+"""Qdrant's RRF constant: a point's fused score is the sum of 1 / (2 + its 0-based rank)."""
+
+
+def _sides(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dense and the sparse search of a hybrid request, each a request of its own."""
+    base = {key: value for key, value in request.items()
+            if key not in ("prefetch", "query", "limit", "score_threshold")}
+    return [{**base, "using": side.using, "query": side.query, "limit": side.limit}
+            for side in request["prefetch"]]
+
+
+def _by_score(points: Sequence[Any]) -> list[Any]:
+    # Qdrant returns equal scores in no fixed order, and the order becomes the prompt
+    # (and so the request body a cassette matches): ties go by point id.
+    return sorted(points, key=lambda p: (-p.score, str(p.id)))
+
+
+def _ranked(points: Sequence[Any], request: dict[str, Any]) -> list[Any]:
+    """Dense or sparse results with ties in one order; MMR keeps its own (not by score)."""
+    query = request.get("query")
+    return list(points) if getattr(query, "mmr", None) is not None else _by_score(points)
+
+
+def _fuse(sides: Sequence[Sequence[Any]], k: int) -> list[Any]:
+    """Qdrant's reciprocal rank fusion of the dense and sparse results, made deterministic.
+
+    Each side is ranked by score then point id, and the fused list by fused score then
+    point id, so identical calls give identical lists (Qdrant's own fusion ranks ties
+    in storage order, which changes from one call or engine to the next).
+    """
+    fused: dict[str, float] = {}
+    first: dict[str, Any] = {}
+    for side in sides:
+        for rank, point in enumerate(_by_score(side)):
+            key = str(point.id)
+            first.setdefault(key, point)
+            fused[key] = fused.get(key, 0.0) + 1.0 / (_RRF_K + rank)
+    order = sorted(fused, key=lambda key: (-fused[key], key))[:k]
+    return [first[key].model_copy(update={"score": fused[key]}) for key in order]

@@ -14,12 +14,13 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from ragloom._loaders import is_under
+from ragloom.errors import ConfigError
 
 if TYPE_CHECKING:
     from ragloom.config import RagConfig
 
-__all__ = ["claim_former_names", "former_names", "path_state", "prunable", "source_id",
-           "source_path", "source_root"]
+__all__ = ["claim_former_names", "former_names", "path_state", "plan_renames", "prunable",
+           "source_id", "source_path", "source_root"]
 
 
 def source_root(cfg: RagConfig, pin: Callable[[str], str]) -> str | None:
@@ -31,7 +32,13 @@ def source_root(cfg: RagConfig, pin: Callable[[str], str]) -> str | None:
     server, None.
     """
     if cfg.ingest.root:
-        return os.path.realpath(os.path.expanduser(cfg.ingest.root))
+        root = os.path.realpath(os.path.expanduser(cfg.ingest.root))
+        if os.path.exists(root) and not os.path.isdir(root):
+            raise ConfigError(
+                f"ingest.root {cfg.ingest.root!r} is a file, not a folder: sources are named"
+                f" relative to a folder. Set ingest.root to {os.path.dirname(root)!r} (the"
+                " folder holding it), or leave it unset")
+        return root
     if cfg.qdrant.url:
         return None
     if cfg.qdrant.location == ":memory:":
@@ -152,3 +159,40 @@ def prunable(stored: Collection[str], under: list[str], spared: list[str],
         if path_state(where) == "missing":
             gone.append(source)
     return gone
+
+
+def plan_renames(stored: Collection[str], before: str | None,
+                 root: str | None) -> list[tuple[str, str, bool]]:
+    """Renames (old, new, merge) from names against `before` to names against `root`.
+
+    Ordered so that no rename lands on a name still in use.
+
+    `merge` is True when `new` is already stored for the same file (it was stored
+    twice, absolute and relative): the `old` copy is then dropped, not moved.
+    Relative names that cannot be located (no `before` root) are left alone.
+
+    Example:
+        >>> plan_renames({"a.md", "docs/a.md"}, "/p", "/p/docs")
+        [('a.md', '/p/a.md', False), ('docs/a.md', 'a.md', False)]
+        >>> plan_renames({"/p/a.md", "a.md"}, "/p", "/p")
+        [('/p/a.md', 'a.md', True)]
+
+    """
+    moves: dict[str, str] = {}
+    for source in sorted(stored):
+        where = source_path(source, before)
+        if where is not None:
+            new = source_id(where, root)
+            if new != source:
+                moves[source] = new
+    occupied = set(stored) - set(moves)
+    plan: list[tuple[str, str, bool]] = []
+    while moves:
+        ready = [old for old, new in moves.items() if new not in moves]
+        if not ready:  # a cycle cannot arise from one root change; leave the rest as is
+            break
+        for old in ready:
+            new = moves.pop(old)
+            plan.append((old, new, new in occupied))
+            occupied.add(new)
+    return plan

@@ -32,7 +32,7 @@ from __future__ import annotations
 import itertools
 import statistics
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,7 @@ def evaluate_answers(
     dataset: str | Path | Iterable[EvalExample | Mapping[str, Any]],
     *,
     settings: Mapping[str, Any] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> AnswerEvalResult:
     """Ask `chain` every question and score its answers.
 
@@ -142,6 +143,8 @@ def evaluate_answers(
         chain: A chain returning ragloom's output (`grounded`, `citations`, `checks`).
         dataset: A JSONL path, or examples / `{"question", "relevant_sources"}` dicts.
         settings: Recorded as-is in the result.
+        on_progress: Called with (questions answered, questions) before the first
+            question and after each one (a slow model takes seconds per answer).
 
     Raises:
         ConfigError: A malformed or empty dataset.
@@ -154,8 +157,10 @@ def evaluate_answers(
     )
     if not examples:
         raise ConfigError("the eval dataset holds no questions")
-    results = []
+    results: list[AnswerResult] = []
     for example in examples:
+        if on_progress is not None:
+            on_progress(len(results), len(examples))
         started = time.perf_counter()
         output = chain.invoke(example.question)
         seconds = time.perf_counter() - started
@@ -173,6 +178,8 @@ def evaluate_answers(
             seconds=seconds,
             answer=str(output.get("answer", "")),
         ))
+    if on_progress is not None:
+        on_progress(len(results), len(examples))
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
     citations = sum(len(r.cited_sources) for r in results)
@@ -201,8 +208,11 @@ def evaluate_answers(
 def evaluate_chain(
     dataset: str | Path | Iterable[EvalExample | Mapping[str, Any]],
     cfg: RagConfig | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> AnswerEvalResult:
     """Evaluate the answers of the chain `cfg` describes (`ragloom eval --answers`).
+
+    `on_progress` is passed on to `evaluate_answers`.
 
     Raises:
         ConfigError: The collection is empty (nothing ingested) or the dataset is bad.
@@ -221,7 +231,7 @@ def evaluate_chain(
         "embeddings": f"{cfg.embeddings.provider}:{cfg.embeddings.model}",
         "mode": cfg.retrieval.mode,
         "k": cfg.retrieval.k,
-        "min_relevance": cfg.answer.min_relevance,
+        "min_relevance": cfg.relevance_bar(),
         "collection": cfg.qdrant.collection,
     }
-    return evaluate_answers(chain, dataset, settings=settings)
+    return evaluate_answers(chain, dataset, settings=settings, on_progress=on_progress)

@@ -5,12 +5,16 @@ The chain is plain LCEL, so `invoke`, `ainvoke`, `batch`, `abatch`, `stream` and
 [...]}` (messages, `(role, text)` pairs or dicts). With history, the chat model first
 rewrites the follow-up as a standalone question for retrieval; the answer prompt still
 sees the whole conversation. Output: `{"question", "answer", "sources", "citations",
-"grounded", "checks"}`. Retrieved chunks below `answer.min_relevance` do not count; when
-none does, the chain answers `answer.abstain_text` without calling the chat model and says
-`grounded: False`. Citations `[n]` without a source are removed from the answer. Guards
-(`ragloom.guards`) screen the context, redact secrets and check the answer. Streaming
-yields `{"question", "sources"}` first, then `{"answer": token}` chunks, then
-`{"citations", "grounded", "checks"}`.
+"grounded", "mode", "checks"}`. Retrieved chunks below `answer.min_relevance` do not
+count; when none does, the chain answers `answer.abstain_text` without calling the chat
+model and says `grounded: False`. The chunks that count are bounded by
+`answer.max_context_tokens`, lowest-ranked dropped first. `mode` is `answered`,
+`abstained` (nothing relevant, or the model found no answer in the sources) or `disputed`
+(the sources disagree), read from the prompt's markers (see `ragloom._modes`);
+`checks["mode_by"]` says what decided it. Citations `[n]` without a source are removed
+from the answer. Guards (`ragloom.guards`) screen the context, redact secrets and check
+the answer. Streaming yields `{"question", "sources"}` first, then `{"answer": token}`
+chunks, then `{"citations", "grounded", "mode", "checks"}`.
 
 Example:
     >>> from ragloom import build_rag_chain
@@ -22,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from typing import Any, TypedDict
 
@@ -40,9 +45,13 @@ from langchain_core.runnables import (
 from typing_extensions import NotRequired
 
 from ragloom._access import User
+from ragloom._budget import fit_context
 from ragloom._citations import AnswerFilter, sources_footer
+from ragloom._conflicts import find_conflicts, ungrounded_numbers
+from ragloom._cut import answer_piece
 from ragloom._identity import resolve_user, user_config
-from ragloom.config import RagConfig, load_config
+from ragloom._modes import Mode, ModeFilter, abstains_in_words, disputes_in_words
+from ragloom.config import AnswerSettings, RagConfig, load_config
 from ragloom.errors import ConfigError, InvalidInput
 from ragloom.guards import Guard, build_guards
 from ragloom.prompts import (
@@ -52,6 +61,7 @@ from ragloom.prompts import (
     format_context,
 )
 from ragloom.providers import build_chat_model
+from ragloom.redaction import VAULT_KEY, Vault, message_texts, redacting, with_vault
 from ragloom.retrievers import build_retriever
 from ragloom.routing import Router, build_router
 
@@ -81,9 +91,10 @@ class RagOutput(TypedDict):
 
     Example:
         >>> result: RagOutput = {"question": "Who?", "answer": "No idea.", "sources": [],
-        ...                      "citations": [], "grounded": False, "checks": {}}
+        ...                      "citations": [], "grounded": False, "mode": "abstained",
+        ...                      "checks": {}}
         >>> sorted(result)
-        ['answer', 'checks', 'citations', 'grounded', 'question', 'sources']
+        ['answer', 'checks', 'citations', 'grounded', 'mode', 'question', 'sources']
 
     """
 
@@ -98,19 +109,48 @@ class RagOutput(TypedDict):
     holds each one's number."""
     grounded: bool
     """False when the chain abstained (nothing relevant) or the answer check failed."""
+    mode: Mode
+    """`answered`, `abstained` (the sources do not hold the answer) or `disputed` (the
+    sources the answer rests on disagree; the answer says so and cites each side)."""
     checks: dict[str, Any]
     """What the checks found: `top_relevance` (the best retrieved chunk's relevance,
-    before the bar), `below_relevance` (chunks under the bar),
+    before the bar), `below_relevance` (chunks under the bar), `context_tokens` and
+    `context_dropped` (the sources' estimated tokens in the prompt, and the chunks left
+    out by `answer.max_context_tokens`), `mode_by` (what decided `mode`: `relevance_bar`,
+    `marker`, `words`, `answer_check`, `routing` or `model`), `decision_s` (seconds the
+    mode decision took),
     `removed_citations` (numbers without a source), `flagged` (chunks with planted
     instructions), `redacted` (placeholders by kind), `answer` (`empty`,
-    `repeats_prompt` or None)."""
+    `repeats_prompt` or None), `cut` (True when a length cap such as `num_predict`
+    stopped the answer before its end); with `routing.models`: `model` (the one that
+    answered), `route_reason` (why it was allowed) and `refused` (no allowed model)."""
 
 
 _INPUT_FORMS = ("a question string, or {'question': str, 'chat_history': [...]} where each"
                 " turn is a message, a (role, text) pair or a {'role': ..., 'content': ...} dict")
 
 
-def _prepare(value: str | dict[str, Any]) -> dict[str, Any]:
+def _question_limit(cfg: RagConfig) -> tuple[int, str]:
+    """Longest question accepted (characters), and the setting that sets it.
+
+    A question may take half the chat model's context (about 4 characters a token);
+    the rest is for the documents and the answer.
+    """
+    if cfg.llm.provider == "ollama":
+        tokens = cfg.llm.num_ctx or 2048
+        return tokens * 2, f"llm.num_ctx = {tokens} tokens"
+    return 128_000 * 2, "128,000 tokens, the largest context of common hosted models"
+
+
+def _prepare(value: str | dict[str, Any], limit: tuple[int, str] | None = None) -> dict[str, Any]:
+    question = value if isinstance(value, str) else (
+        value.get("question") if isinstance(value, dict) else None)
+    if limit is not None and isinstance(question, str) and len(question) > limit[0]:
+        raise InvalidInput(
+            f"the question is {len(question):,} characters (about {len(question) // 4:,}"
+            f" tokens): more than half of the chat model's context ({limit[1]}), which must"
+            " also hold the documents and the answer. Shorten the question (put long text"
+            " in a file and ingest it), or raise llm.num_ctx if the model allows")
     if isinstance(value, str):
         return {"question": value, "chat_history": []}
     if not isinstance(value, dict) or not isinstance(value.get("question"), str):
@@ -140,8 +180,10 @@ def _guarded_input(
     inputs: dict[str, Any], guards: Sequence[Guard], config: RunnableConfig
 ) -> dict[str, Any]:
     checks: dict[str, Any] = {"top_relevance": None, "below_relevance": 0,
+                              "context_tokens": 0, "context_dropped": 0,
                               "removed_citations": [], "flagged": [], "redacted": {},
-                              "answer": None}
+                              "answer": None, "mode_by": None, "decision_s": 0.0,
+                              "cut": False}
     state = {**inputs, "original_question": inputs["question"], "sources": [], "checks": checks}
     for guard in guards:  # the question and history, before any of it reaches a model
         state = guard.invoke(state, config)
@@ -160,7 +202,7 @@ def _with_context(
 ) -> dict[str, Any]:
     known = [doc.metadata["relevance"] for doc in documents if "relevance" in doc.metadata]
     state["checks"]["top_relevance"] = max(known) if known else None
-    bar = cfg.answer.min_relevance
+    bar = cfg.relevance_bar()
     if bar is not None:
         # A document without a relevance (a sparse-only collection, a retriever of your
         # own) cannot be judged, so it counts.
@@ -170,8 +212,75 @@ def _with_context(
     state = {**state, "sources": documents}
     for guard in guards:  # the retrieved context
         state = guard.invoke(state, config)
-    state["context"] = format_context(state["sources"])
+    kept, dropped, tokens = fit_context(state["sources"], cfg.answer.max_context_tokens)
+    state["checks"]["context_tokens"], state["checks"]["context_dropped"] = tokens, dropped
+    state["sources"] = kept
+    state["context"] = format_context(kept)
+    if cfg.answer.conflict_check and len(kept) > 1:
+        started = time.perf_counter()
+        conflicts = find_conflicts(state["question"], kept)
+        state["checks"]["conflicts"] = [
+            {"sources": [c.first_source + 1, c.second_source + 1], "values": [c.first, c.second]}
+            for c in conflicts]
+        state["checks"]["decision_s"] += time.perf_counter() - started
     return state
+
+
+class _Reader:
+    """The model's answer through the mode markers, then the citation check."""
+
+    def __init__(self, modes: ModeFilter, cites: AnswerFilter, number_check: bool) -> None:
+        self.modes = modes
+        self.cites = cites
+        self.number_check = number_check
+        self.prefix = ""
+        self.decision_s = 0.0
+
+    def start(self) -> str:
+        """What the chain says before the model: the sides of a dispute it found."""
+        return self.cites.feed(self.prefix) if self.prefix else ""
+
+    def _timed_modes(self, token: str | None) -> str:
+        started = time.perf_counter()
+        piece = self.modes.flush() if token is None else self.modes.feed(token)
+        self.decision_s += time.perf_counter() - started
+        return piece
+
+    def feed(self, token: str) -> str:
+        piece = self._timed_modes(token)
+        return self.cites.feed(piece) if piece else ""
+
+    def flush(self) -> str:
+        piece = self._timed_modes(None)
+        return (self.cites.feed(piece) if piece else "") + self.cites.flush()
+
+    def decide(self, state: dict[str, Any]) -> tuple[Mode, str]:
+        started = time.perf_counter()
+        checks = state["checks"]
+        if not state["sources"]:
+            decision: tuple[Mode, str] = ("abstained", "relevance_bar")
+        elif checks.get("answer"):
+            decision = ("abstained", "answer_check")
+        elif checks.get("refused"):
+            decision = ("abstained", "routing")
+        elif checks.get("conflicts"):
+            decision = ("disputed", "conflict_check")
+        elif self.modes.marker is not None:
+            decision = (self.modes.marker, "marker")
+        elif disputes_in_words(self.modes.raw):
+            decision = ("disputed", "words")
+        elif abstains_in_words(self.modes.raw, len(self.cites.cited)):
+            decision = ("abstained", "words")
+        elif self.number_check and (invented := ungrounded_numbers(
+                self.modes.raw, state["sources"])):
+            checks["ungrounded_numbers"] = invented
+            decision = ("abstained", "number_check")
+        else:
+            decision = ("answered", "model")
+        self.decision_s += time.perf_counter() - started
+        checks["mode_by"] = decision[1]
+        checks["decision_s"] = round(checks.get("decision_s", 0.0) + self.decision_s, 6)
+        return decision
 
 
 class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
@@ -181,9 +290,9 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
     unclosed `[...`), so the sources chunk comes first and the citations chunk last.
     """
 
-    def __init__(self, guards: Sequence[Guard], footer: bool) -> None:
+    def __init__(self, guards: Sequence[Guard], settings: AnswerSettings) -> None:
         self.guards = list(guards)
-        self.footer = footer
+        self.settings = settings
 
     def _head(self, state: dict[str, Any]) -> dict[str, Any]:
         sources = state["sources"]
@@ -193,31 +302,51 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
                 for doc in sources]
         return {"question": state["original_question"], "sources": sources}
 
-    def _filter(self, state: dict[str, Any]) -> AnswerFilter:
+    def _filter(self, state: dict[str, Any]) -> _Reader:
         rewrite = (lambda text: _restored(text, state, self.guards)) if self.guards else None
-        return AnswerFilter(len(state["sources"]), rewrite)
+        settings = self.settings
+        reader = _Reader(ModeFilter(settings.abstain_text, settings.disputed_text),
+                         AnswerFilter(len(state["sources"]), rewrite), settings.number_check)
+        conflicts = state["checks"].get("conflicts")
+        if conflicts:
+            # Said first, by the chain: the model's own NOT FOUND or CONFLICT: adds nothing.
+            reader.modes.abstain_text = reader.modes.disputed_text = ""
+            sides = ", ".join(
+                f"{value} [{n}]" for conflict in conflicts
+                for value, n in zip(conflict["values"], conflict["sources"], strict=True))
+            reader.prefix = f"{settings.disputed_text.rstrip('.')}: {sides}. "
+        return reader
 
     def _tail(self, state: dict[str, Any], head: dict[str, Any],
-              answer: AnswerFilter) -> dict[str, Any]:
+              reader: _Reader) -> dict[str, Any]:
+        answer = reader.cites
         checks = state["checks"]
         checks["removed_citations"] = answer.removed
+        vault = state.get("vault")
+        if isinstance(vault, Vault) and vault.counts():
+            checks["redacted"] = vault.counts()
         final = {**state, "answer": answer.text}
         for guard in self.guards:
             final = guard.after_model(final)
-        citations = answer.citations(head["sources"])
-        grounded = (bool(state["sources"]) and not checks.get("answer")
-                    and not checks.get("refused"))
-        footer = sources_footer(citations) if self.footer and grounded else ""
-        return {"citations": citations, "grounded": grounded, "checks": checks,
-                "footer": footer}
+        mode, _ = reader.decide(state)
+        grounded = bool(state["sources"]) and not checks.get("answer") and mode != "abstained"
+        citations = answer.citations(head["sources"]) if mode != "abstained" else []
+        footer = sources_footer(citations) if self.settings.sources_footer and grounded else ""
+        return {"citations": citations, "grounded": grounded, "mode": mode,
+                "checks": checks, "footer": footer}
 
     def _run(self, state: dict[str, Any]) -> dict[str, Any]:
         head = self._head(state)
-        answer = self._filter(state)
-        answer.feed(state["answer"])
-        answer.flush()
-        tail = self._tail(state, head, answer)
-        text = "" if tail["checks"].get("answer") else answer.text + tail.pop("footer")
+        reader = self._filter(state)
+        reader.start()
+        text, cut = answer_piece(state["answer"])
+        state["checks"]["cut"] = cut
+        reader.feed(text)
+        reader.flush()
+        tail = self._tail(state, head, reader)
+        text = ("" if tail["checks"].get("answer")
+                else self.settings.abstain_text if tail["checks"]["mode_by"] == "number_check"
+                else reader.cites.text + tail.pop("footer"))
         tail.pop("footer", None)
         return {**head, "answer": text, **tail}
 
@@ -233,7 +362,7 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         """Takes chunks by `send` (None at the end) and answers with what to yield."""
         state: dict[str, Any] = {}
         head: dict[str, Any] | None = None
-        answer: AnswerFilter | None = None
+        answer: _Reader | None = None
         out: list[dict[str, Any]] = []
         while (chunk := (yield out)) is not None:
             out = []
@@ -241,9 +370,14 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
             if head is None and "sources" in state:
                 head, answer = self._head(state), self._filter(state)
                 out.append(head)
-            if "answer" in chunk and answer is not None and (piece := answer.feed(
-                    chunk["answer"])):
-                out.append({"answer": piece})
+                if first := answer.start():
+                    out.append({"answer": first})
+            if "answer" in chunk and answer is not None:
+                text, cut = answer_piece(chunk["answer"])
+                if cut:
+                    state["checks"]["cut"] = True
+                if piece := answer.feed(text):
+                    out.append({"answer": piece})
         if head is None or answer is None:
             yield []
             return
@@ -331,7 +465,11 @@ def build_rag_chain(
         # Question-only steps (condensing, multi-query) see the chat history, which may
         # hold earlier answers from confidential context: a local model when there is one.
         llm = router.models[router.first_local or router.order[0]]
-    llm = llm if llm is not None else build_chat_model(cfg)
+    # One place decides redaction for every model call below (answer, condense,
+    # multi-query): the wrapper, from the destination of the model actually called.
+    # The router's models are wrapped the same way (`build_router`).
+    llm = redacting(llm if llm is not None else build_chat_model(cfg), cfg.guards.redact,
+                    cfg.guards.phone_region)
     if retriever is None:
         retriever = build_retriever(cfg, llm=llm, require_user=require_user)
     elif (bound is not None or require_user) and not _enforces_identity(retriever):
@@ -340,10 +478,9 @@ def build_rag_chain(
             f" {type(retriever).__name__}, which cannot apply the access filter): pass"
             " build_retriever(cfg), or leave the retriever out")
     answer_prompt = prompt if isinstance(prompt, BasePromptTemplate) else build_prompt(cfg, prompt)
-    guard_cfg = cfg if router is None else cfg.model_copy(update={"llm": next(
-        m for m in cfg.routing.models if m.name == router.order[0])})
     guards = list(guards) if guards is not None else build_guards(
-        guard_cfg, instructions=DEFAULT_SYSTEM_TEMPLATE)
+        cfg, instructions=DEFAULT_SYSTEM_TEMPLATE)
+    limit = _question_limit(cfg)
     condense = (build_condense_prompt(cfg) | llm | StrOutputParser()).with_config(
         run_name="condense_question"
     )
@@ -355,9 +492,18 @@ def build_rag_chain(
     # One step prepares the input, retrieves and runs the guards: every Runnable in the
     # chain costs a traced run per call, and this keeps build_rag_chain as cheap as a
     # hand-wired chain.
+    def _start(value: str | dict[str, Any], config: RunnableConfig,
+               ) -> tuple[dict[str, Any], RunnableConfig]:
+        inputs = _prepare(value, limit)
+        # One vault per call: the user's own texts decide what may be restored.
+        vault = Vault(owned=[inputs["question"], *message_texts(inputs["chat_history"])],
+                      region=cfg.guards.phone_region)
+        state = _guarded_input(inputs, guards, config)
+        return {**state, "vault": vault}, with_vault(config, vault)
+
     def retrieve(value: str | dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         config = user_config(config, resolve_user(config, bound, require=require_user))
-        state = _guarded_input(_prepare(value), guards, config)
+        state, config = _start(value, config)
         query = state["question"]
         if state["chat_history"]:
             query = condense.invoke(_condense_inputs(state), config).strip() or query
@@ -366,32 +512,33 @@ def build_rag_chain(
 
     async def aretrieve(value: str | dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         config = user_config(config, resolve_user(config, bound, require=require_user))
-        state = _guarded_input(_prepare(value), guards, config)
+        state, config = _start(value, config)
         query = state["question"]
         if state["chat_history"]:
             query = (await condense.ainvoke(_condense_inputs(state), config)).strip() or query
         documents = await retriever.ainvoke(_restored(query, state, guards), config)
         return _routed(_with_context(state, documents, cfg, guards, config), router, guards)
 
-    model_answer = answer_prompt | llm | StrOutputParser()
+    model_answer = answer_prompt | llm  # messages: _Finish reads the text and `cut`
     abstain_text = cfg.answer.abstain_text
 
-    def answer_or_abstain(state: dict[str, Any]) -> Runnable[Any, str] | str:
+    def answer_or_abstain(state: dict[str, Any]) -> Runnable[Any, Any] | str:
         # No source counts: answer without calling the chat model.
         if not state["sources"]:
             return abstain_text
         if router is None:
-            return model_answer
+            return model_answer.with_config(configurable={VAULT_KEY: state["vault"]})
         route = state["route"]
         if route.refused:  # no allowed model: none is called
             state["checks"]["refused"] = True
             return cfg.routing.refuse_text
-        return answer_prompt | router.runnable(route, state["checks"]) | StrOutputParser()
+        routed = answer_prompt | router.runnable(route, state["checks"])
+        return routed.with_config(configurable={VAULT_KEY: state["vault"]})
 
     chain = (
         RunnableLambda(retrieve, afunc=aretrieve, name="retrieve")
         | RunnablePassthrough.assign(answer=RunnableLambda(answer_or_abstain, name="answer"))
-        | _Finish(guards=guards, footer=cfg.answer.sources_footer)
+        | _Finish(guards=guards, settings=cfg.answer)
     )
     return chain.with_config(run_name="rag_chain")
 

@@ -114,13 +114,63 @@ def _user_config(tenant: str | None, groups: list[str] | None) -> dict[str, Any]
     return {"configurable": {"ragloom_user": {"tenant": tenant, "groups": groups or []}}}
 
 
+_INTERRUPTED = "interrupted: the answer was stopped."
+
+
+def _interruptible(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
+    """The items of `produce()`, made in a worker thread so that Ctrl-C stops at once.
+
+    A model request blocked in the HTTP client would hold the main thread (and Ctrl-C)
+    until it ends, up to `timeout_s`. Here the main thread only waits for items: on
+    Ctrl-C it says so and leaves with exit code 130, abandoning the request (the
+    process ends, so does the connection). Errors from `produce` are raised here.
+    """
+    import os
+    import queue
+    import threading
+
+    items: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def work() -> None:
+        try:
+            for item in produce():
+                items.put(("item", item))
+        except BaseException as exc:  # handed to the main thread
+            items.put(("error", exc))
+        else:
+            items.put(("done", None))
+
+    threading.Thread(target=work, name="ragloom-answer", daemon=True).start()
+    try:
+        while True:
+            try:
+                kind, value = items.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    except KeyboardInterrupt:
+        console.print()
+        err_console.print(f"[yellow]{_INTERRUPTED}[/]", highlight=False)
+        console.file.flush()
+        err_console.file.flush()
+        # Threads still waiting on the model would hold an orderly exit until it answers.
+        os._exit(130)
+
+
 def _stream_answer(cfg: RagConfig, payload: str | dict[str, Any],
                    call: dict[str, Any] | None = None) -> tuple[str, list[Any]]:
     from ragloom.chains import build_rag_chain
 
     chain = build_rag_chain(cfg)
     answer, sources, tail = "", [], {}
-    for chunk in chain.stream(payload, call or None):  # type: ignore[arg-type]
+    def stream() -> Iterator[dict[str, Any]]:
+        return chain.stream(payload, call) if call else chain.stream(payload)  # type: ignore[arg-type]
+
+    for chunk in _interruptible(stream):
         if "sources" in chunk:
             sources = chunk["sources"]
         if "answer" in chunk:
@@ -171,7 +221,9 @@ def ask(
     if as_json:
         from ragloom.chains import build_rag_chain
 
-        result = _run(lambda: build_rag_chain(cfg).invoke(question, call or None))  # type: ignore[arg-type]
+        chain = _run(lambda: build_rag_chain(cfg))
+        result = _run(lambda: next(_interruptible(lambda: iter(
+            [chain.invoke(question, call) if call else chain.invoke(question)]))))  # type: ignore[arg-type]
         print(json.dumps({
             "question": result["question"], "answer": result["answer"],
             "sources": [{"id": d.id, "content": d.page_content, "metadata": d.metadata}
@@ -270,8 +322,10 @@ def _ingest_progress() -> Iterator[Callable[[Any], None]]:
         task = progress.add_task("ingesting", total=None, rate="")
 
         def on_progress(event: Any) -> None:
+            queued = max(event.chunks_queued, event.chunks_done)
             progress.update(task, total=event.files_total, completed=event.files_done,
-                            rate=f"{event.chunks_done} chunks, {event.chunks_per_s:.0f}/s")
+                            rate=f"{event.chunks_done}/{queued} chunks embedded,"
+                                 f" {event.chunks_per_s:.0f}/s")
 
         yield on_progress
 
@@ -281,7 +335,10 @@ def show_config(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of YAML.")] = False,
 ) -> None:
-    """Print the effective configuration (all sources merged), secrets masked."""
+    """Print the effective configuration (all sources merged), secrets masked.
+
+    Each value says where it came from: `# env RAGLOOM_...`, `# file` or `# default`.
+    """
     import yaml
 
     from ragloom.config import config_file
@@ -293,7 +350,51 @@ def show_config(
         return
     source = config if config is not None else _run(config_file)
     console.print(Text(f"# config file: {source or '(none)'}"), style="dim", highlight=False)
-    print(yaml.safe_dump(data, sort_keys=False), end="")
+    from_file = _file_values(source)
+    lines = []
+    for section, values in data.items():
+        lines.append(f"{section}:")
+        for key, value in values.items():
+            text = yaml.safe_dump({key: value}, sort_keys=False).rstrip("\n").splitlines()
+            origin = _origin(section, key, from_file)
+            lines += [f"  {text[0]}  # {origin}", *(f"  {line}" for line in text[1:])]
+    print("\n".join(lines))
+
+
+def _file_values(path: Path | None) -> dict[str, Any]:
+    """The config file's sections as written (for `ragloom config`'s origins)."""
+    if path is None:
+        return {}
+    from pydantic_settings import TomlConfigSettingsSource, YamlConfigSettingsSource
+
+    from ragloom.config import RagConfig
+
+    reader = (TomlConfigSettingsSource if Path(path).suffix == ".toml"
+              else YamlConfigSettingsSource)
+    return dict(reader(RagConfig, Path(path))())
+
+
+def _origin(section: str, key: str, from_file: dict[str, Any]) -> str:
+    """Where a value came from: an environment variable, the config file, or the default."""
+    import os
+
+    from ragloom.config import ENV_PREFIX
+
+    env = {name.upper(): value for name, value in os.environ.items()}
+    variable = f"{ENV_PREFIX}{section}__{key}".upper()
+    if variable in env:
+        return f"env {variable}"
+    whole = f"{ENV_PREFIX}{section}".upper()
+    if whole in env:
+        try:
+            if key in json.loads(env[whole]):
+                return f"env {whole}"
+        except (ValueError, TypeError):
+            pass
+    values = from_file.get(section)
+    if isinstance(values, dict) and key in values:
+        return "file"
+    return "default"
 
 
 @app.command()
@@ -371,7 +472,8 @@ def pull(
 @app.command("eval")
 def eval_retrieval(
     dataset: Annotated[Path, typer.Argument(
-        help='JSONL of {"question": ..., "relevant_sources": [...]} lines.')],
+        help='JSONL of {"question": ..., "relevant_sources": [...]} lines, or with'
+             ' --answers an answer set (lines with "passages", "mode").')],
     config: ConfigOption = None,
     k: Annotated[int | None, typer.Option(min=1, help="Cut-off (default: retrieval.k).")] = None,
     mode: Annotated[str | None, typer.Option(help="dense | sparse | hybrid.")] = None,
@@ -379,7 +481,8 @@ def eval_retrieval(
     json_out: Annotated[Path | None, typer.Option(
         "--json", help="Also write the full result (per question too) to this JSON file.")] = None,
     answers: Annotated[bool, typer.Option(
-        "--answers", help="Also ask the chat model: citation precision, abstention, time.")
+        "--answers", help="Also ask the chat model: citation precision, abstention, time;"
+                          " for an answer set, modes, citations, forbidden claims, time.")
     ] = False,
     tenant: TenantOption = None,
     group: GroupOption = None,
@@ -390,8 +493,19 @@ def eval_retrieval(
     """
     from ragloom.evaluation import evaluate
 
+    if answers:
+        from ragloom._cli_answers import eval_answer_set
+        from ragloom.answer_set import is_answer_set
+
+        if is_answer_set(dataset):
+            eval_answer_set(dataset, _run(lambda: load_config(config)), json_out,
+                            console, err_console, _run)
+            return
+
     retrieval = {key: value for key, value in {"mode": mode, "search": search}.items() if value}
     cfg = _run(lambda: load_config(config, **({"retrieval": retrieval} if retrieval else {})))
+    if json_out is not None:
+        _run(lambda: _check_writable(json_out))
     user = _user_config(tenant, group).get("configurable", {}).get("ragloom_user")
     result = _run(lambda: evaluate(dataset, cfg, k=k, user=user))
     s = result.settings
@@ -411,10 +525,31 @@ def eval_retrieval(
         console.print(Text(f"wrote {json_out}"), style="dim", highlight=False)
 
 
+def _check_writable(path: Path) -> None:
+    """Refuse, before a long run, a `--json` file that could not be written after it."""
+    from ragloom.errors import InvalidInput
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InvalidInput(f"--json {str(path)!r} is a folder: give a file name, e.g."
+                           f" {str(path / 'eval.json')!r}")
+    if not folder.is_dir():
+        raise InvalidInput(f"--json {str(path)!r}: the folder {str(folder)!r} does not exist;"
+                           " create it first (mkdir -p), or write the file elsewhere")
+
+
 def _eval_answers(dataset: Path, cfg: RagConfig) -> dict[str, Any]:
     from ragloom.answer_eval import evaluate_chain
 
-    result = _run(lambda: evaluate_chain(dataset, cfg))
+    columns = (TextColumn("asking the chat model"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task("answers", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = _run(lambda: evaluate_chain(dataset, cfg, on_progress=on_progress))
     table = Table(title=f"answers: {result.answerable} answerable + {result.unanswerable}"
                         f" unanswerable, {result.settings['llm']},"
                         f" min_relevance={result.settings['min_relevance']}")

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -45,7 +45,8 @@ from pydantic_settings import (
 )
 
 from ragloom._access import AccessRule
-from ragloom._redact import mask_url
+from ragloom._known_models import DEFAULT_RELEVANCE_BAR, known_embedding_model
+from ragloom._redact import mask_url, redact
 from ragloom.errors import ConfigError
 
 __all__ = [
@@ -116,15 +117,27 @@ def parse_keep_alive(value: str | int | float | None) -> str | int | None:
     if value is None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value)
+        return _bounded_seconds(value)
     if isinstance(value, str):
         text = value.strip()
         if _NUMBER.match(text):
-            return int(float(text))
+            return _bounded_seconds(float(text))
         if _GO_DURATION.match(text):
             return text
     raise ValueError(
         f"keep_alive {value!r} is not a duration Ollama accepts: use {_KEEP_ALIVE_FORMS}")
+
+
+_MAX_KEEP_ALIVE_S = 9_223_372_036
+"""Go's longest duration (2**63 ns, about 292 years): Ollama reads nothing longer."""
+
+
+def _bounded_seconds(value: float) -> int:
+    if value != value or abs(value) > _MAX_KEEP_ALIVE_S:  # NaN, infinite, or too long
+        raise ValueError(
+            f"keep_alive {str(value)[:24]} is out of range: at most {_MAX_KEEP_ALIVE_S:,} seconds"
+            " (Ollama's longest duration); use -1 to keep the model loaded for ever")
+    return int(value)
 
 
 def keep_alive_seconds(value: str | int | None) -> int | None:
@@ -180,6 +193,15 @@ class ModelSettings(_Section):
     def _check_keep_alive(cls, value: Any) -> str | int | None:
         return parse_keep_alive(value)
 
+    @field_validator("base_url")
+    @classmethod
+    def _add_scheme(cls, value: str | None) -> str | None:
+        # "127.0.0.1:11434" (as OLLAMA_HOST is often written) means http://127.0.0.1:11434.
+        if not value:
+            return value
+        return ",".join(part if "://" in part else f"http://{part}"
+                        for part in (p.strip() for p in value.split(",")) if part)
+
     def header_values(self) -> dict[str, str]:
         """The `headers` in clear, for the HTTP client only (never print them).
 
@@ -217,8 +239,33 @@ class EmbeddingsSettings(ModelSettings):
     too_long: Literal["split", "fail"] = "split"
     """Ollama: a text longer than the model's context is embedded in pieces whose vectors
     are averaged (`split`), or is an error naming it (`fail`); never cut silently."""
+    query_prefix: str = "auto"
+    """Put in front of a question before it is embedded (`search_query: ` for
+    nomic-embed-text). `auto`: what the model's authors state, from ragloom's table of
+    known models (docs/retrieval.md), none for others; "" for none. Recorded with the
+    collection: changing it needs a new collection."""
+    document_prefix: str = "auto"
+    """Put in front of each chunk before it is embedded (`search_document: ` for
+    nomic-embed-text); `auto` and "" as for `query_prefix`. BM25 never sees either."""
     extra: dict[str, Any] = Field(default_factory=dict)
     """Passed through unchanged to the LangChain embeddings class."""
+
+    def prefixes(self) -> tuple[str, str]:
+        """The (query, document) prefixes in effect, `auto` resolved.
+
+        Example:
+            >>> EmbeddingsSettings(model="nomic-embed-text").prefixes()
+            ('search_query: ', 'search_document: ')
+            >>> EmbeddingsSettings(model="all-minilm", query_prefix="q: ").prefixes()
+            ('q: ', '')
+
+        """
+        known = known_embedding_model(self.model)
+        query = (known.query_prefix if known else "") if self.query_prefix == "auto" \
+            else self.query_prefix
+        document = (known.document_prefix if known else "") \
+            if self.document_prefix == "auto" else self.document_prefix
+        return query, document
 
 
 class QdrantSettings(_Section):
@@ -229,7 +276,8 @@ class QdrantSettings(_Section):
     `server` (`url`). Null: server if `url` is set, local for `:memory:` or a folder
     written by local mode, else edge."""
     location: str = ".ragloom/qdrant"
-    """A folder (embedded, persistent: Qdrant Edge) or `:memory:`; ignored when `url` is set."""
+    """A folder (embedded, persistent: Qdrant Edge) or `:memory:`; ignored when `url` is set.
+    Relative: to the config file's folder when set there, else to the working directory."""
     url: str | None = None
     """`http(s)://host:6333`: a Qdrant server or cluster. Overrides `location`."""
     api_key: SecretStr | None = None
@@ -277,12 +325,30 @@ class RetrievalSettings(_Section):
     @classmethod
     def _no_null_match(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value and not {"must", "should", "must_not", "min_should"} & set(value):
+            _check_exact_filter(value)
             nulls = [key for key, match in value.items() if match is None]
             if nulls:
                 empty = {"must": [{"is_empty": {"key": f"metadata.{nulls[0]}"}}]}
                 raise ValueError(f"{nulls[0]!r} is null: an exact match needs a value; to"
                                  f" select documents without it write {empty}")
         return value
+
+
+def _check_exact_filter(value: dict[str, Any]) -> None:
+    """An exact-match filter names metadata keys, and matches text, integers or booleans."""
+    for key, match in value.items():
+        if key.startswith("metadata."):
+            short = key.removeprefix("metadata.")
+            raise ValueError(
+                f"{key!r}: the keys of an exact-match filter are metadata keys already (it"
+                f" would look for 'metadata.{key}'); write {{{short!r}: ...}}, or a full"
+                f" Qdrant filter {{'must': [{{'key': {key!r}, 'match': {{'value': ...}}}}]}}")
+        for item in match if isinstance(match, list | tuple | set) else [match]:
+            if item is not None and not isinstance(item, str | int | bool):
+                raise ValueError(
+                    f"{key!r}: {type(item).__name__} value {item!r} cannot be matched"
+                    " exactly; use text, an integer or true/false (a list means any of"
+                    " them), or a full Qdrant filter with a `range` for numbers")
 
 
 class PromptSettings(_Section):
@@ -297,28 +363,55 @@ class PromptSettings(_Section):
 class AnswerSettings(_Section):
     """What counts as grounded, and what the chain says when nothing does."""
 
-    min_relevance: float | None = Field(0.3, ge=-1.0, le=1.0)
+    min_relevance: Annotated[float, Field(ge=-1.0, le=1.0)] | Literal["auto"] | None = "auto"
     """Lowest cosine similarity of a chunk's dense vector to the question's for the chunk
     to count, the same in every retrieval mode (not the mode's own score). When none
-    counts the chain abstains without calling the chat model; null turns the bar off."""
+    counts the chain abstains without calling the chat model. `auto`: the bar measured for
+    the embedding model and its prefixes (nomic-embed-text 0.5, or 0.4 without prefixes;
+    all-minilm 0.15), 0.2 for a model ragloom has not measured; `ragloom eval --answers`
+    suggests one for your data. Null: off."""
     abstain_text: str = "The documents do not contain the answer to this question."
     """The answer given, without calling the chat model, when no chunk counts."""
     sources_footer: bool = False
     """Append `[Sources: a.md, b.md]` listing the cited files to the answer."""
+    max_context_tokens: int | None = Field(1500, ge=1)
+    """Bound on the sources' tokens in the prompt (estimated, 4 characters a token), so
+    prefill time on a CPU stays predictable; chunks that do not fit are dropped lowest-
+    ranked first (the best one is always kept) and counted in `checks`. null: no bound."""
+    disputed_text: str = "The sources disagree."
+    """Put before the answer when the sources it rests on disagree (`mode: disputed`)."""
+    conflict_check: bool = True
+    """Call the answer `disputed` when two sources give different numbers for what the
+    question asks (a check on the retrieved text before the model is called, no model
+    call); the answer then starts by naming each side with its citation."""
+    number_check: bool = True
+    """Call the answer `abstained` when it states a number no source gives (a price or a
+    date the model made up); `invoke` then returns `abstain_text` instead."""
 
 
 class GuardSettings(_Section):
     """Checks around the chat model (see docs/chains.md)."""
 
     redact: Literal["auto", "on", "off"] = "auto"
-    """Mask e-mails, phones, IBANs, card numbers, keys and tokens before the chat model;
-    `auto`: on when the chat model's server is not on this machine (openai without a
-    loopback `base_url`), off for a local Ollama. Placeholders are restored in the answer."""
+    """Mask e-mails, phones, IBANs, card numbers, keys, tokens and passwords in every chat
+    model request; `auto`: decided per request, on when any server of the model called is
+    not loopback (or unknown), off for a local Ollama. Only the user's own values come back
+    in the answer, and never inside URLs, links, HTML or code (docs/security.md)."""
     screen: Literal["off", "fence", "drop"] = "fence"
     """Retrieved chunks that carry instructions: `fence` keeps them marked as untrusted,
     `drop` removes them; either way they are reported in the output's `checks`."""
     phone_region: str | None = None
-    """Redaction: region (`US`, `DE`, ...) for phone numbers written without `+country`."""
+    """Redaction: ISO 3166 two-letter region (`US`, `DE`, ...; any case) for phone numbers
+    written without `+country`."""
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from ragloom._detectors import valid_region
+
+        return valid_region(value)
     check_output: bool = True
     """Report an empty answer, or one that only repeats the prompt, instead of returning it."""
 
@@ -336,7 +429,9 @@ class IngestSettings(_Section):
     )
     """Patterns of files picked up inside a folder."""
     root: str | None = None
-    """Folder that stored sources are relative to; null: the folder holding the store."""
+    """Folder that stored sources are relative to; null: the folder holding the store.
+    Relative: to the config file's folder when set there. Changing it renames what is
+    stored (recorded in the collection), never deletes or duplicates it."""
     access: list[AccessRule] = Field(default_factory=list)
     """Access metadata per file pattern: entries `{glob, tenant, groups, classification}`
     matched on the stored source in order, later ones overriding (docs/multi-user.md)."""
@@ -423,6 +518,9 @@ class RagConfig(BaseSettings):
         except ConfigError:
             raise
         except (OSError, ValueError, yaml.YAMLError) as exc:  # unreadable or malformed file
+            from_env = _env_error(exc)
+            if from_env is not None:
+                raise ConfigError(from_env) from None
             raise ConfigError(
                 f"could not read config file {str(config_file())!r}: {exc}"
             ) from None
@@ -444,7 +542,26 @@ class RagConfig(BaseSettings):
             file_source: PydanticBaseSettingsSource = TomlConfigSettingsSource(settings_cls, path)
         else:
             file_source = YamlConfigSettingsSource(settings_cls, path)
-        return (init_settings, env_settings, file_source)
+        return (init_settings, env_settings, _FileRelative(settings_cls, file_source, path))
+
+    def relevance_bar(self) -> float | None:
+        """`answer.min_relevance` in effect: `auto` resolved for the embedding model.
+
+        Example:
+            >>> RagConfig(embeddings={"model": "nomic-embed-text"}).relevance_bar()
+            0.5
+            >>> RagConfig(embeddings={"model": "unknown-model"}).relevance_bar()
+            0.2
+            >>> RagConfig(answer={"min_relevance": None}).relevance_bar() is None
+            True
+
+        """
+        bar = self.answer.min_relevance
+        if bar != "auto":
+            return bar
+        known = known_embedding_model(self.embeddings.model)
+        measured = known.bar_for(self.embeddings.prefixes()) if known is not None else None
+        return DEFAULT_RELEVANCE_BAR if measured is None else measured
 
     def masked(self) -> dict[str, Any]:
         """The configuration as plain data with every secret shown as `**********`.
@@ -462,6 +579,39 @@ class RagConfig(BaseSettings):
             for key in ("base_url", "url"):  # a password inside a URL
                 if isinstance(section.get(key), str):
                     section[key] = mask_url(section[key])
+        return data
+
+
+_FILE_RELATIVE = (("qdrant", "location"), ("ingest", "root"))
+"""Paths in a config file that are relative to the file's folder, not the working one."""
+
+
+class _FileRelative(PydanticBaseSettingsSource):
+    """A config file's values, relative `qdrant.location` and `ingest.root` resolved.
+
+    They are relative to the file's folder, so an app finds its store from any
+    working directory.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource,
+                 path: Path) -> None:
+        super().__init__(settings_cls)
+        self.inner, self.folder = inner, path.resolve().parent
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        data = self.inner()
+        for section, key in _FILE_RELATIVE:
+            values = data.get(section)
+            if not isinstance(values, dict):
+                continue
+            value = values.get(key)
+            if isinstance(value, str) and value and value != ":memory:":
+                expanded = os.path.expanduser(value)
+                if not os.path.isabs(expanded):
+                    data[section] = {**values, key: str(self.folder / expanded)}
         return data
 
 
@@ -503,6 +653,27 @@ def _setting_paths() -> list[str]:
     return paths
 
 
+def _keys(section: str) -> set[str]:
+    model = RagConfig.model_fields[section].annotation
+    return set(model.model_fields) if isinstance(model, type) and issubclass(
+        model, BaseModel) else set()
+
+
+def _env_error(exc: Exception) -> str | None:
+    """The error for a variable pydantic-settings could not parse, else None.
+
+    A section given as text or bad JSON (`RAGLOOM_QDRANT=x`): named, with the fix.
+    """
+    match = re.search(r'field "(\w+)" from source "EnvSettingsSource"', str(exc))
+    if match is None:
+        return None
+    variable = ENV_PREFIX + match.group(1).upper()
+    return (f"environment variable {variable} is not valid JSON for the"
+            f" {match.group(1)!r} section: give one key per variable"
+            f" ({variable}__KEY=value) or a JSON object ({variable}='{{\"key\": ...}}'),"
+            " or unset it")
+
+
 def _check_environment() -> None:
     """Refuse a `RAGLOOM_SECTION__KEY` variable naming no section: it would do nothing.
 
@@ -528,6 +699,14 @@ def _check_environment() -> None:
                 f"environment variable {name} names no ragloom setting ({section!r} is not"
                 f" a section); {hint} Rename or unset it"
             )
+        single = [f"{name}__{path[len(name) + 1:]}" for name in sections
+                  if path.startswith(name + "_") and path[len(name) + 1:] in _keys(name)]
+        if single:
+            warnings.warn(
+                f"environment variable {name} is not a ragloom setting and is ignored:"
+                f" nested keys take two underscores, {ENV_PREFIX}{single[0].upper()}",
+                UserWarning, stacklevel=3)
+            continue
         closest = difflib.get_close_matches(path, [*sections, "config"], n=1, cutoff=0.75)
         if closest:
             warnings.warn(
@@ -568,6 +747,17 @@ def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) ->
         return RagConfig(**overrides)
 
 
+_SECRET_KEYS = ("api_key", "apikey", "headers", "password", "secret", "token")
+
+
+def _shown(error: Any) -> str:
+    """What a message may say about the bad value: never the value of a secret field."""
+    value = error.get("input")
+    if any(name in str(part).lower() for part in error["loc"] for name in _SECRET_KEYS):
+        return f"got a {type(value).__name__}; the value is not shown, it is a secret"
+    return f"got {redact(repr(value))}"
+
+
 def _explain(exc: ValidationError, path: Path | None) -> str:
     lines = []
     for error in exc.errors():
@@ -577,7 +767,7 @@ def _explain(exc: ValidationError, path: Path | None) -> str:
         if error["type"] == "extra_forbidden":
             lines.append(f"  {key}: unknown key{where}; check the spelling against the reference")
         else:
-            lines.append(f"  {key}: {error['msg']} (got {error.get('input')!r}){where}")
+            lines.append(f"  {key}: {error['msg']} ({_shown(error)}){where}")
     source = f" in {str(path)!r} or the environment" if path else ""
     return f"invalid ragloom configuration{source}:\n" + "\n".join(lines)
 

@@ -11,9 +11,9 @@ Built in:
 - `ScreenInstructions`: flags retrieved chunks that carry planted instructions (OWASP
   LLM01, indirect prompt injection) and fences them as untrusted or drops them.
 - `RedactSecrets`: replaces e-mail addresses, phone numbers, IBANs, Luhn-valid card
-  numbers, API keys and bearer tokens by placeholders such as `[EMAIL_1]` before the
-  text reaches the model, and puts the originals back where a placeholder returns in
-  the answer (LLM06).
+  numbers, API keys and bearer tokens by placeholders such as `[EMAIL_1]` in the state
+  (LLM06). `build_rag_chain` does not need it: it redacts at the chat model itself,
+  see `ragloom.redaction`.
 - `CheckAnswer`: reports an empty answer, or one that only repeats the prompt (LLM02).
 
 Example:
@@ -32,7 +32,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -40,6 +39,7 @@ from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
 
+from ragloom._detectors import KINDS
 from ragloom.config import RagConfig
 
 __all__ = [
@@ -201,91 +201,37 @@ class ScreenInstructions(Guard):
 
 # --- redaction (LLM06) ----------------------------------------------------------------
 
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
-_BEARER = re.compile(r"(?i)\b(bearer\s+)([A-Za-z0-9._~+/=-]{8,})")
-_API_KEY = re.compile(
-    r"\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}"
-    r"|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}"
-    r"|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20}|hf_[A-Za-z0-9]{30,}"
-    r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"
-)
-_KEY_ASSIGNMENT = re.compile(
-    r"(?i)\b((?:api[_-]?key|secret(?:[_-]key)?|access[_-]?token|auth[_-]?token|password"
-    r"|passwd)\s*[:=]\s*[\"']?)([^\s\"',;]{8,})"
-)
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b")
-_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 _PLACEHOLDER = re.compile(r"\[([A-Z_]+)_(\d+)\]")
 
 
-def _is_iban(text: str) -> bool:
-    from stdnum import iban
-
-    return bool(iban.is_valid(text))
-
-
-def _is_card(text: str) -> bool:
-    from stdnum import luhn
-
-    digits = re.sub(r"\D", "", text)
-    return 13 <= len(digits) <= 19 and bool(luhn.is_valid(digits))
-
-
-def _phone_spans(text: str, region: str | None) -> Iterator[tuple[int, int]]:
-    # phonenumbers (Google's libphonenumber) knows every country's numbering plan;
-    # a regex would either miss formats or match dates, versions and ports.
-    import phonenumbers
-
-    for match in phonenumbers.PhoneNumberMatcher(text, region or "ZZ"):
-        yield match.start, match.end
-
-
 class RedactSecrets(Guard):
-    """Mask personal data and secrets before the chat model; restore them in the answer.
+    """Mask personal data and secrets in the chain's state; restore them in the answer.
 
-    What is masked: e-mail addresses, phone numbers (libphonenumber via `phonenumbers`;
-    international `+` numbers always, national ones for `phone_region`), IBANs with a
-    valid checksum and card numbers that pass Luhn (`python-stdnum`), API keys of the
-    common services, JWTs, `api_key=...`/`password: ...` values and bearer tokens. The
-    same value gets the same placeholder within one call; `state["redactions"]` maps
-    the placeholders back, and `checks["redacted"]` counts them by kind.
+    Not used by `build_guards` any more: `build_rag_chain` redacts at the model itself
+    (`ragloom.redaction.RedactingChatModel`, which also covers condense and multi-query
+    calls and cannot be fooled by a literal `[EMAIL_1]`). Kept for chains that list it.
+    What is masked: see `ragloom._detectors`. The same value gets the same placeholder
+    within one call; `state["redactions"]` maps the placeholders back, and
+    `checks["redacted"]` counts them by kind.
     """
 
     phone_region: str | None = None
     """Two-letter region for numbers written without `+country` (e.g. `US`, `DE`)."""
 
-    kinds: ClassVar[tuple[str, ...]] = ("API_KEY", "TOKEN", "EMAIL", "IBAN", "CARD", "PHONE")
+    kinds: ClassVar[tuple[str, ...]] = KINDS
 
     def redact(self, text: str, vault: dict[str, str]) -> str:
         """Replace what looks secret in `text` by placeholders recorded in `vault`."""
-        originals = {value: key for key, value in vault.items()}
+        from ragloom._detectors import find_secrets
 
-        def placeholder(kind: str, value: str) -> str:
+        originals = {value: key for key, value in vault.items()}
+        for start, end, kind in reversed(find_secrets(text, self.phone_region)):
+            value = text[start:end]
             if value not in originals:
                 number = sum(1 for key in vault if key.startswith(f"[{kind}_")) + 1
                 key = f"[{kind}_{number}]"
                 vault[key], originals[value] = value, key
-            return originals[value]
-
-        def sub(pattern: re.Pattern[str], kind: str, text: str,
-                valid: Callable[[str], bool] | None = None, group: int = 0) -> str:
-            def replace(match: re.Match[str]) -> str:
-                value = match.group(group)
-                if valid is not None and not valid(value):
-                    return match.group(0)
-                prefix = match.group(0)[: match.start(group) - match.start(0)]
-                return prefix + placeholder(kind, value)
-
-            return pattern.sub(replace, text)
-
-        text = sub(_API_KEY, "API_KEY", text)
-        text = sub(_BEARER, "TOKEN", text, group=2)
-        text = sub(_KEY_ASSIGNMENT, "API_KEY", text, group=2)
-        text = sub(_EMAIL, "EMAIL", text)
-        text = sub(_IBAN, "IBAN", text, _is_iban)
-        text = sub(_CARD, "CARD", text, _is_card)
-        for start, end in reversed(list(_phone_spans(text, self.phone_region))):
-            text = text[:start] + placeholder("PHONE", text[start:end]) + text[end:]
+            text = text[:start] + originals[value] + text[end:]
         return text
 
     def before_model(self, state: State) -> State:
@@ -389,16 +335,16 @@ def build_guards(cfg: RagConfig, *, instructions: str = "") -> list[Guard]:
     Example:
         >>> [type(g).__name__ for g in build_guards(RagConfig())]
         ['ScreenInstructions', 'CheckAnswer']
-        >>> [type(g).__name__ for g in build_guards(RagConfig(llm={"provider": "openai"}))]
-        ['ScreenInstructions', 'RedactSecrets', 'CheckAnswer']
+        >>> [type(g).__name__ for g in build_guards(RagConfig(guards={"screen": "off"}))]
+        ['CheckAnswer']
 
     """
     settings = cfg.guards
     guards: list[Guard] = []
     if settings.screen != "off":
         guards.append(ScreenInstructions(action=settings.screen))
-    if settings.redact == "on" or (settings.redact == "auto" and leaves_the_machine(cfg)):
-        guards.append(RedactSecrets(phone_region=settings.phone_region))
+    # Redaction is not a guard any more: `build_rag_chain` wraps the chat model in
+    # `ragloom.redaction.RedactingChatModel`, which decides per request (`guards.redact`).
     if settings.check_output:
         guards.append(CheckAnswer(instructions=instructions))
     return guards

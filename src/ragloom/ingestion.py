@@ -61,7 +61,14 @@ from ragloom._loaders import (
     load_sections,
     read_file,
 )
-from ragloom._sources import claim_former_names, former_names, prunable, source_id, source_root
+from ragloom._sources import (
+    claim_former_names,
+    former_names,
+    plan_renames,
+    prunable,
+    source_id,
+    source_root,
+)
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import ConfigError, IngestError
 from ragloom.providers import request_slots
@@ -141,6 +148,9 @@ class IngestProgress:
     path: str | None = None
     """The file that just settled (or was pruned), else None."""
     status: Status | None = None
+    chunks_queued: int = 0
+    """Chunks split and waiting for (or done with) embedding: progress before the first
+    embedding answer, which on a slow model takes a while."""
 
 
 ProgressCallback = Callable[[IngestProgress], None]
@@ -303,7 +313,7 @@ class _Run:
         self.aliases: dict[str, list[str]] = {}
         # source → {(file_hash, chunk_count, chunking): points}, for the sources in play
         self.inventory: Tally = {}
-        self.files_total = self.files_done = 0
+        self.files_total = self.files_done = self.chunks_queued = 0
         self.started = time.perf_counter()
         self.given: Access | None = None
         self.recheck_access = False
@@ -317,7 +327,7 @@ class _Run:
             done = self.report.chunks_written
             rate = done / max(time.perf_counter() - self.started, 1e-9)
             self.on_progress(IngestProgress(self.files_done, self.files_total, done, rate,
-                                            path, status))
+                                            path, status, self.chunks_queued))
 
     async def execute(self, roots: list[str | Path], patterns: list[str],
                       prune: bool) -> IngestReport:
@@ -326,13 +336,16 @@ class _Run:
         roots = [os.path.realpath(r) for r in roots]  # `..` and symbolic links, once
         files = sorted({source_id(p, self.root): p
                         for p in discover(roots, patterns, unreadable)}.items())
+        files = [(source, path) for source, path in files if self._named_in_utf8(source)]
         self.files_total = len(files)
+        self._emit()  # the files found, from the first second
         root_sources = [source_id(r, self.root) for r in roots]
         blind = self._report_unreadable(unreadable)
         former = {source: former_names(path, source) for source, path in files}
         await self.ledger.index()
         self.recheck_access = (self.given is not None or bool(self.cfg.ingest.access)
                                or await self.ledger.holds_access())
+        await self._adopt_root()
         self.inventory = await self.ledger.tally(
             [s for s, _ in files] + [n for names in former.values() for n in names],
             root_sources if prune else None)
@@ -348,6 +361,30 @@ class _Run:
         self.report.duration_s = time.perf_counter() - self.started
         self._emit()
         return self.report
+
+    async def _adopt_root(self) -> None:
+        """Rename stored sources named against another root (recorded in the collection).
+
+        After `ingest.root` changes, a stored `a.md` may name another file than this
+        run's `a.md`: every stored source is renamed (its vectors moved, no embedding
+        call) to its name under the new root first, and a file stored twice (absolute
+        and relative) keeps one copy. A collection with no recorded root (written by an
+        older ragloom) only has absolute names under the root made relative.
+        """
+        known, before = await self.call(self.ledger.recorded_root)
+        if known and before == self.root:
+            return
+        stored = await self.ledger.everything()
+        for old, new, merge in plan_renames(stored, before if known else self.root, self.root):
+            if merge and not known:
+                continue  # an older store's relative name may be another file: keep both
+            if merge:
+                self.report.chunks_deleted += await self.ledger.delete(
+                    models.Filter(must=[self.ledger.source_in([old])]))
+            else:
+                await self.ledger.rename(old, new, self.store.content_payload_key,
+                                         self.id_key, chunk_id)
+        await self.call(self.ledger.record_root, self.root)
 
     async def _prepare(self, path: Path, source: str) -> tuple[str, list[Chunk] | None]:
         """Read and hash a file, then load and split it unless it is stored already.
@@ -427,6 +464,8 @@ class _Run:
             for start in range(0, len(copies), self.batch_size):
                 await self.ledger.upsert(copies[start:start + self.batch_size])
             self.report.chunks_written += len(copies)
+            self.chunks_queued += job.pending + len(copies)
+            self._emit()  # this file's chunks are queued
             job.produced = True
             if job.pending == 0:
                 await self._finish(job)
@@ -521,6 +560,18 @@ class _Run:
 
     def _access(self, source: str) -> Access:
         return access_for(source, self.cfg.ingest.access, self.given)
+
+    def _named_in_utf8(self, source: str) -> bool:
+        """A file name that is not UTF-8 cannot be stored (nor shown): reported, skipped."""
+        try:
+            source.encode()
+        except UnicodeEncodeError:
+            shown = source.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            self.report.failed.append(FailedFile(shown, (
+                "its name is not valid UTF-8 (shown with \\x escapes): rename it, e.g."
+                " `convmv -f latin1 -t utf-8 --notest FILE`; the other files were ingested")))
+            return False
+        return True
 
     def _report_unreadable(self, errors: list[OSError]) -> list[str]:
         """Report folders that could not be listed; their sources, which prune must spare."""

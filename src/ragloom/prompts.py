@@ -2,7 +2,9 @@
 
 The default prompt numbers each retrieved chunk, names its source, tells the
 model to answer only from them citing ``[n]``, to say so when they lack the
-answer, and to treat their text as data, never as instructions.
+answer, and to treat their text as data, never as instructions. (Measured with
+qwen2.5-coder:1.5b, asking for ``NOT FOUND`` / ``CONFLICT:`` markers made the model
+mark answerable questions; the chain still recognises both markers.)
 
 Example:
     >>> from langchain_core.documents import Document

@@ -45,8 +45,9 @@ from qdrant_client import models
 
 from ragloom._access import User, access_filter
 from ragloom._identity import resolve_user
-from ragloom.config import RagConfig, load_config
+from ragloom.config import RagConfig, _check_exact_filter, load_config
 from ragloom.errors import ConfigError, InvalidInput
+from ragloom.redaction import redacting
 from ragloom.store import RagloomVectorStore, build_vector_store, retrieval_mode
 
 __all__ = [
@@ -88,6 +89,10 @@ def to_qdrant_filter(spec: dict[str, Any] | models.Filter | None) -> models.Filt
             return models.Filter.model_validate(spec)
         except ValueError as exc:
             raise ConfigError(f"retrieval.filter is not a valid Qdrant filter: {exc}") from None
+    try:
+        _check_exact_filter(spec)
+    except ValueError as exc:
+        raise InvalidInput(f"filter {exc}") from None
     conditions: list[models.Condition] = []
     for key, value in spec.items():
         if value is None:  # MatchValue(value=None) would fail deep inside pydantic
@@ -388,7 +393,8 @@ def build_retriever(
         cfg: Configuration; default `load_config()`.
         store: A ready vector store; default `build_vector_store(cfg, embeddings=...)`.
         embeddings: Embeddings for the store when `store` is not given.
-        llm: Chat model for `retrieval.multi_query`; default `build_chat_model(cfg)`.
+        llm: Chat model for `retrieval.multi_query`; default `build_chat_model(cfg)`;
+            wrapped in `ragloom.redaction.RedactingChatModel` as `guards.redact` says.
         user: The user every query is made for (`{"tenant": ..., "groups": [...]}`);
             default: the call's `config["configurable"]["ragloom_user"]`, if any.
         require_user: Refuse calls without a user (`IdentityRequired`).
@@ -445,4 +451,6 @@ def build_retriever(
         from ragloom.providers import build_chat_model
 
         llm = build_chat_model(cfg)
-    return MultiQueryRetriever(retriever=retriever, llm=llm, k=settings.k)
+    # The rewording request carries the question: redacted like every other model call.
+    return MultiQueryRetriever(retriever=retriever, llm=redacting(
+        llm, cfg.guards.redact, cfg.guards.phone_region), k=settings.k)

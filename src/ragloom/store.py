@@ -40,7 +40,9 @@ import contextlib
 import hashlib
 import logging
 import math
+import os
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -57,6 +59,8 @@ from ragloom.config import QdrantSettings, RagConfig, load_config
 from ragloom.errors import (
     CollectionMismatch,
     CollectionNotFound,
+    ConfigError,
+    InvalidInput,
     ProviderUnavailable,
     RagloomError,
     StoreLocked,
@@ -72,6 +76,7 @@ __all__ = [
     "close_clients",
     "collection_status",
     "copy_collection",
+    "embedding_prefixes",
     "embeddings_identity",
     "get_async_client",
     "get_client",
@@ -109,6 +114,27 @@ def _is_local_mode_folder(folder: Path) -> bool:
     return (folder / "meta.json").is_file()
 
 
+def _has_edge_collections(folder: Path) -> bool:
+    # An `edge` folder holding no collection (made by a client that never wrote) does
+    # not hide the local-mode data beside it.
+    edge = folder / "edge"
+    return edge.is_dir() and any((c / "shard" / "edge_config.json").is_file()
+                                 for c in edge.iterdir() if c.is_dir())
+
+
+def _refuse_edge_beside_local(settings: QdrantSettings, folder: str) -> None:
+    """The edge engine would create a second, empty store beside local-mode data."""
+    path = Path(folder)
+    if _is_local_mode_folder(path) and not _has_edge_collections(path):
+        raise ConfigError(
+            f"qdrant.engine is 'edge' but {folder!r} holds a store written by qdrant-client's"
+            " local mode (ragloom before Qdrant Edge); the edge engine would start an empty"
+            " store beside it. Set qdrant.engine to 'local' (or leave it unset) to use the"
+            " data as it is, or convert it without re-embedding:"
+            " ragloom.copy_collection(RagConfig(qdrant={'engine': 'local'}),"
+            " RagConfig(qdrant={'engine': 'edge'})) (see docs/qdrant.md)")
+
+
 def resolve_engine(settings: QdrantSettings | RagConfig | None = None) -> Engine:
     """The engine these settings select: `qdrant.engine`, else inferred.
 
@@ -131,7 +157,7 @@ def resolve_engine(settings: QdrantSettings | RagConfig | None = None) -> Engine
     if q.location == ":memory:":
         return "local"
     folder = Path(q.location).expanduser()
-    if _is_local_mode_folder(folder) and not (folder / "edge").is_dir():
+    if _is_local_mode_folder(folder) and not _has_edge_collections(folder):
         key = str(folder.resolve())
         if key not in _warned_legacy:
             _warned_legacy.add(key)
@@ -181,7 +207,11 @@ def get_client(settings: QdrantSettings | RagConfig | None = None) -> QdrantClie
         True
 
     """
-    settings = _settings(settings)
+    return _client(_settings(settings))
+
+
+def _client(settings: QdrantSettings, *, converting: bool = False) -> QdrantClient:
+    """`get_client`; `converting`: `copy_collection` may write edge beside local mode."""
     engine = resolve_engine(settings)
     secret = settings.api_key.get_secret_value() if settings.api_key else None
     if engine == "server":
@@ -196,6 +226,8 @@ def get_client(settings: QdrantSettings | RagConfig | None = None) -> QdrantClie
         where = ":memory:"
     else:
         where = str(Path(settings.location).expanduser().resolve())
+        if engine == "edge" and not converting:
+            _refuse_edge_beside_local(settings, where)
     # The secret itself stays out of the key (and out of any repr of the cache).
     key = (
         engine,
@@ -212,14 +244,10 @@ def get_client(settings: QdrantSettings | RagConfig | None = None) -> QdrantClie
             client = QdrantClient(
                 url=settings.url, api_key=secret, prefer_grpc=settings.prefer_grpc, timeout=timeout
             )
-        elif engine == "edge":
-            from ragloom._edge import EdgeClient  # the Edge bindings load only when used
-
-            client = cast(QdrantClient, EdgeClient(where))
         elif where == ":memory:":
             client = QdrantClient(location=":memory:")
         else:
-            client = _open_embedded(where)
+            client = _open_folder(engine, where)
         _clients[key] = client
         return client
 
@@ -262,6 +290,33 @@ def get_async_client(
                                        prefer_grpc=settings.prefer_grpc, timeout=timeout)
             _async_clients[key] = client
         return client
+
+
+def _open_folder(engine: str, folder: str) -> QdrantClient:
+    """Open an embedded store's folder.
+
+    A file, or a folder that cannot be made or written, is an error naming it and the fix.
+    """
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ConfigError(f"qdrant.location {folder!r} is a file, not a folder: set"
+                          " qdrant.location to a folder (created if missing)")
+    try:
+        if engine == "edge":
+            from ragloom._edge import EdgeClient  # the Edge bindings load only when used
+
+            return cast(QdrantClient, EdgeClient(folder))
+        return _open_embedded(folder)
+    except PermissionError as exc:
+        raise ConfigError(
+            f"the Qdrant folder {folder!r} cannot be written ({exc.strerror}): the embedded"
+            " store writes a lock file and its log even to answer a question. Make it"
+            " writable, or copy the folder somewhere writable and point qdrant.location"
+            " there") from None
+    except (FileNotFoundError, NotADirectoryError, FileExistsError) as exc:
+        raise ConfigError(
+            f"the Qdrant folder {folder!r} cannot be created ({exc.strerror}: a part of the"
+            " path is missing or is a file): set qdrant.location to a folder that can be"
+            " created") from None
 
 
 def _open_embedded(folder: str) -> QdrantClient:
@@ -319,6 +374,10 @@ def embeddings_identity(embeddings: Embeddings, cfg: RagConfig | None = None) ->
         'DeterministicFakeEmbedding[8]'
 
     """
+    from ragloom.providers._instructed import InstructedEmbeddings
+
+    if isinstance(embeddings, InstructedEmbeddings):  # prefixes are recorded on their own
+        embeddings = embeddings.inner
     if cfg is not None:
         identity = f"{cfg.embeddings.provider}:{cfg.embeddings.model}"
     else:
@@ -458,6 +517,9 @@ def build_vector_store(
         identity = embeddings_identity(embeddings, cfg)
     else:
         identity = embeddings_identity(embeddings)
+    if mode is not RetrievalMode.SPARSE and identity is not None:
+        # What the dense vectors are made of besides the model: its task instructions.
+        identity = _Identity(identity, embedding_prefixes(embeddings))
     if mode is not RetrievalMode.DENSE and sparse_embeddings is None:
         sparse_embeddings = BM25SparseEmbeddings()
     with _talking_to(cfg.qdrant):
@@ -522,7 +584,7 @@ def _create(
         vectors[RagloomVectorStore.VECTOR_NAME] = models.VectorParams(
             size=size, distance=_DISTANCES[q.distance], on_disk=q.on_disk or None
         )
-        metadata[RECORD_KEY] = {"embeddings": identity, "dim": size}
+        metadata[RECORD_KEY] = _record(identity, size)
     if mode is not RetrievalMode.DENSE:
         sparse[RagloomVectorStore.SPARSE_VECTOR_NAME] = models.SparseVectorParams(
             modifier=models.Modifier.IDF,
@@ -558,6 +620,68 @@ def _index_payload(client: QdrantClient, name: str) -> None:
         client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
     for key, schema in access_indexes(RagloomVectorStore.METADATA_KEY):
         client.create_payload_index(name, key, schema)
+
+
+class _Identity(str):
+    """An embeddings identity (`provider:model[N]`) that also carries its prefixes."""
+
+    prefixes: tuple[str, str]
+
+    def __new__(cls, identity: str, prefixes: tuple[str, str]) -> _Identity:
+        obj = super().__new__(cls, identity)
+        obj.prefixes = prefixes
+        return obj
+
+
+def embedding_prefixes(embeddings: Embeddings | None) -> tuple[str, str]:
+    """The (query, document) prefixes dense vectors are made with ("" when none).
+
+    Example:
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> embedding_prefixes(DeterministicFakeEmbedding(size=4))
+        ('', '')
+
+    """
+    from ragloom.providers._instructed import prefixes_of
+
+    return prefixes_of(embeddings) if embeddings is not None else ("", "")
+
+
+def _record(identity: str | None, size: int) -> dict[str, Any]:
+    """The collection's record of its embeddings: model, size and task prefixes."""
+    record: dict[str, Any] = {"embeddings": identity, "dim": size}
+    if isinstance(identity, _Identity):
+        record["query_prefix"], record["document_prefix"] = identity.prefixes
+    return record
+
+
+def _prefix_problem(name: str, record: dict[str, Any], prefixes: tuple[str, str]
+                    ) -> str | None:
+    """Vectors made with other task prefixes than the configured ones: what to do.
+
+    A collection recorded before ragloom recorded prefixes was built without them: a
+    warning (not an error) when the configuration now adds some.
+    """
+    query, document = prefixes
+    if "query_prefix" not in record and "document_prefix" not in record:
+        if query or document:
+            warnings.warn(
+                f"Qdrant collection {name!r} was built by a ragloom that sent no embedding"
+                f" prefixes, but embeddings.query_prefix/document_prefix now add {query!r} /"
+                f" {document!r} (the model's instructions): its stored vectors and new"
+                " questions differ. Set embeddings.query_prefix: '' and"
+                " embeddings.document_prefix: '' to keep using it as built, or re-ingest"
+                " into a new collection (qdrant.collection) to get the better vectors.",
+                UserWarning, stacklevel=4)
+        return None
+    was = (record.get("query_prefix", ""), record.get("document_prefix", ""))
+    if was == (query, document):
+        return None
+    return (f"was embedded with query prefix {was[0]!r} and document prefix {was[1]!r}, but"
+            f" the configuration gives {query!r} and {document!r}; vectors made with and"
+            " without a model's instructions do not compare. Set"
+            f" embeddings.query_prefix: {was[0]!r} and embeddings.document_prefix:"
+            f" {was[1]!r} to use it as built")
 
 
 def _mismatch(name: str, problem: str) -> CollectionMismatch:
@@ -611,6 +735,10 @@ def _problems(
             f"was written by the embeddings model {recorded} but the configured one is"
             f" {identity}; vectors of two models in one collection do not compare. Set"
             f" embeddings.provider/embeddings.model back to {recorded}")
+    if not problems and isinstance(identity, _Identity) and isinstance(recorded, str):
+        problem = _prefix_problem(cfg.qdrant.collection, record, identity.prefixes)
+        if problem:
+            problems.append(problem)
     return problems, record, params.size
 
 
@@ -635,9 +763,7 @@ def _validate(
         # Built by something else but fits: record it so the next open costs nothing.
         # Best effort: servers before Qdrant 1.16 have no collection metadata.
         with contextlib.suppress(Exception):
-            client.update_collection(
-                name, metadata={RECORD_KEY: {"embeddings": identity, "dim": size}}
-            )
+            client.update_collection(name, metadata={RECORD_KEY: _record(identity, size)})
 
 
 @dataclass
@@ -679,7 +805,8 @@ def collection_status(cfg: RagConfig | None = None,
     status = CollectionStatus(engine=resolve_engine(q), where=_where(q))
     client = get_client(q)
     mode = RetrievalMode(retrieval_mode(cfg))
-    identity = f"{cfg.embeddings.provider}:{cfg.embeddings.model}"
+    identity = _Identity(f"{cfg.embeddings.provider}:{cfg.embeddings.model}",
+                         cfg.embeddings.prefixes())
     with _talking_to(q):
         status.exists = client.collection_exists(q.collection)
         if not status.exists:
@@ -753,7 +880,10 @@ def copy_collection(
 
     """
     src, dst = _settings(source), _settings(target)
-    reader, writer = get_client(src), get_client(dst)
+    if batch_size < 1:
+        raise InvalidInput(f"copy_collection(batch_size={batch_size!r}): batch_size must be"
+                           " at least 1 (points per request; the default is 512)")
+    reader, writer = get_client(src), _client(dst, converting=True)
     if reader is writer and src.collection == dst.collection:
         raise CollectionMismatch("copy_collection needs a different target: the source and"
                                  " the target are the same collection")

@@ -47,11 +47,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
@@ -78,7 +79,8 @@ FILTERED_HEADERS = (
     "cookie", "set-cookie", "proxy-authorization",
 )
 """Request and response headers never written to a cassette (compared case-insensitively)."""
-FILTERED_QUERY_PARAMETERS = ("api_key", "api-key", "key", "token", "access_token")
+FILTERED_QUERY_PARAMETERS = ("api_key", "api-key", "apikey", "key", "token", "access_token",
+                             "password", "passwd", "secret", "client_secret")
 """Query parameters never written to a cassette."""
 QDRANT_PORTS = (6333, 6334)
 """Ports of a Qdrant server (REST, gRPC); requests to them count as Qdrant traffic."""
@@ -139,6 +141,27 @@ def _leave_qdrant_alone(request: Any) -> Any:
     return None if is_qdrant_request(request) else request
 
 
+_SECRET_QUERY_NAME = re.compile(r"key|token|secret|passw|pwd|auth|signature|credential", re.I)
+
+
+def _scrub_uri(request: Any) -> Any:
+    """The request with a URL password (any user part) and secret-named query values masked.
+
+    `filter_query_parameters` only drops the exact names it lists; this also catches
+    `?apiKey=`, `?db_password=` and the `user:password@` of the URL, before recording
+    and before matching alike.
+    """
+    parts = urlsplit(request.uri)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if "@" not in parts.netloc and not any(_SECRET_QUERY_NAME.search(name) for name, _ in pairs):
+        return request
+    netloc = parts.netloc.rpartition("@")[2]
+    query = urlencode([(name, "****" if _SECRET_QUERY_NAME.search(name) else value)
+                       for name, value in pairs])
+    request.uri = urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return request
+
+
 def _secret_response_header_filter(
     names: frozenset[str],
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -189,8 +212,8 @@ def vcr_config(
         "before_record_response": _secret_response_header_filter(frozenset(headers)),
         "decode_compressed_response": True,
     }
-    if not record_qdrant:
-        config["before_record_request"] = _leave_qdrant_alone
+    config["before_record_request"] = (
+        [_scrub_uri] if record_qdrant else [_scrub_uri, _leave_qdrant_alone])
     config.update(overrides)
     return config
 

@@ -134,7 +134,14 @@ class OllamaCore:
     def embed_engine(self, info: ModelInfo) -> EmbedEngine:
         """The (lazily built) engine of an embedding model."""
         with self._lock:
-            return self._embed.setdefault(info.name, EmbedEngine(info))
+            if info.name not in self._embed:
+                if info.format == "gguf":  # the real-model tier's nomic-embed-text
+                    from .realmodels import LlamaEmbedEngine
+
+                    self._embed[info.name] = LlamaEmbedEngine(info)  # type: ignore[assignment]
+                else:
+                    self._embed[info.name] = EmbedEngine(info)
+            return self._embed[info.name]
 
     def runners(self) -> list[tuple[ModelInfo, Any]]:
         """Every engine created so far, for /api/ps."""
@@ -186,7 +193,7 @@ class OllamaCore:
             try:
                 with engine.runner.use(keep_alive) as (chat, _):
                     loaded = time.perf_counter_ns()
-                    num_ctx = min(max(opts["num_ctx"], 1), info.context_length)
+                    num_ctx = min(max(opts["num_ctx"], 1), info.load_ctx or info.context_length)
                     tokens, stop = engine.prompt(chat, messages, num_ctx)
                     stats = engine.generate(chat, tokens, stop, opts, grammar,
                                             lambda text: put("text", text), run._cancel)

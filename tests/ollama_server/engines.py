@@ -163,7 +163,8 @@ class ChatEngine:
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        llm = Llama(model_path=str(self.info.path), n_ctx=self.info.context_length,
+        llm = Llama(model_path=str(self.info.path),
+                    n_ctx=self.info.load_ctx or self.info.context_length,
                     n_threads=os.cpu_count() or 1, last_n_tokens_size=64, verbose=False)
         eos, bos = llm.token_eos(), llm.token_bos()
         formatter = Jinja2ChatFormatter(
@@ -197,7 +198,7 @@ class ChatEngine:
         """Stream text pieces to `emit` as llama.cpp samples them; stop early on `cancel`."""
         from llama_cpp import StoppingCriteriaList
 
-        num_ctx = min(max(int(opts["num_ctx"]), 1), self.info.context_length)
+        num_ctx = min(max(int(opts["num_ctx"]), 1), self.info.load_ctx or self.info.context_length)
         max_tokens = num_ctx - len(tokens)
         if opts["num_predict"] > 0:
             max_tokens = min(max_tokens, opts["num_predict"])

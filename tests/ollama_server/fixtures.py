@@ -21,15 +21,23 @@ import pytest
 
 from .app import OllamaTestServer
 from .behaviour import Behaviour
+from .core import OllamaCore
+from .models import Registry
 
 __all__ = ["ollama_server", "running_server"]
 
 
 @contextmanager
 def running_server(port: int = 0, host: str = "127.0.0.1",
-                   behaviour: Behaviour | None = None) -> Iterator[OllamaTestServer]:
-    """A started server on a free (or given) port, stopped on exit. Models load lazily."""
-    server = OllamaTestServer(host=host, port=port, behaviour=behaviour)
+                   behaviour: Behaviour | None = None, real_models: bool = False
+                   ) -> Iterator[OllamaTestServer]:
+    """A started server on a free (or given) port, stopped on exit. Models load lazily.
+
+    `real_models=True` also serves the fetched real-model tier (nomic-embed-text,
+    qwen2.5-coder:1.5b/:0.5b; see fetch_models.py).
+    """
+    core = OllamaCore(Registry(real_models=real_models), behaviour=behaviour)
+    server = OllamaTestServer(host=host, port=port, core=core)
     server.start()
     try:
         yield server

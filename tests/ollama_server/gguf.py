@@ -8,7 +8,7 @@ without loading the model into llama.cpp.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -39,6 +39,8 @@ class GGUFHeader:
     version: int
     kv: dict[str, Any]
     parameter_count: int
+    tensors: dict[str, list[int]] = field(default_factory=dict)
+    """Tensor name → shape."""
 
 
 def _read(f: BinaryIO, fmt: str) -> Any:
@@ -74,8 +76,9 @@ def read_header(path: Path) -> GGUFHeader:
             key = _string(f)
             kv[key] = _value(f, _read(f, "<I"))
         params = 0
+        tensors: dict[str, list[int]] = {}
         for _ in range(n_tensors):
-            _string(f)  # tensor name
+            tensor = _string(f)
             dims = [_read(f, "<Q") for _ in range(_read(f, "<I"))]
             _read(f, "<I")  # ggml type
             _read(f, "<Q")  # data offset
@@ -83,4 +86,5 @@ def read_header(path: Path) -> GGUFHeader:
             for d in dims:
                 count *= d
             params += count
-    return GGUFHeader(version=version, kv=kv, parameter_count=params)
+            tensors[tensor] = dims
+    return GGUFHeader(version=version, kv=kv, parameter_count=params, tensors=tensors)

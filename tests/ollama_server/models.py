@@ -92,7 +92,9 @@ class ModelInfo:
     model_info: dict[str, Any]
     format: str = "gguf"
     template: str = ""
-    parameters: dict[str, list[str]] = field(default_factory=dict)
+    parameters: dict[str, list[Any]] = field(default_factory=dict)
+    load_ctx: int = 0  # the context llama.cpp is loaded with; 0: context_length
+    parameter_size: str = ""  # the manifest's model_type when it differs from HumanNumber
 
     @property
     def size(self) -> int:
@@ -113,8 +115,9 @@ class ModelInfo:
 
     def details(self) -> dict[str, Any]:
         """api.ModelDetails."""
+        size = self.parameter_size or human_number(self.parameter_count)
         return {"parent_model": "", "format": self.format, "family": self.family,
-                "families": [self.family], "parameter_size": human_number(self.parameter_count),
+                "families": [self.family], "parameter_size": size,
                 "quantization_level": self.quantization}
 
     def tag_entry(self, modified_at: str) -> dict[str, Any]:
@@ -218,14 +221,18 @@ def _minilm() -> ModelInfo:
 class Registry:
     """Model lookup by any name Ollama would accept for them; metadata read once, lazily."""
 
-    def __init__(self) -> None:
+    def __init__(self, real_models: bool = False) -> None:
+        self.real_models = real_models  # also serve the fetched real-model tier (realmodels.py)
         self._models: dict[str, ModelInfo] | None = None
 
     @property
     def models(self) -> dict[str, ModelInfo]:
         """Canonical name → info."""
         if self._models is None:
-            self._models = {m.name: m for m in (_smollm2(), _minilm())}
+            from .realmodels import available  # the real-model tier, when fetched
+
+            real = available() if self.real_models else []
+            self._models = {m.name: m for m in (_smollm2(), _minilm(), *real)}
         return self._models
 
     def resolve(self, name: str) -> ModelInfo | None:

@@ -281,7 +281,9 @@ def build_embeddings(cfg: RagConfig | None = None) -> Embeddings:
         cfg: The configuration; default `load_config()`.
 
     Returns:
-        A LangChain `Embeddings` (`OllamaEmbeddings`, `OpenAIEmbeddings`, or a plugin's).
+        A LangChain `Embeddings` (`OllamaEmbeddings`, `OpenAIEmbeddings`, or a plugin's),
+        wrapped in `InstructedEmbeddings` when the model takes query/document prefixes
+        (`embeddings.query_prefix` / `document_prefix`; `auto` from the known models).
 
     Raises:
         ConfigError: Unknown provider or unusable settings.
@@ -293,7 +295,14 @@ def build_embeddings(cfg: RagConfig | None = None) -> Embeddings:
 
     """
     cfg = cfg if cfg is not None else load_config()
-    return get_provider(cfg.embeddings.provider).embeddings(cfg.embeddings)
+    embeddings = get_provider(cfg.embeddings.provider).embeddings(cfg.embeddings)
+    query_prefix, document_prefix = cfg.embeddings.prefixes()
+    if query_prefix or document_prefix:  # the model's task instructions (nomic-embed-text...)
+        from ragloom.providers._instructed import InstructedEmbeddings
+
+        return InstructedEmbeddings(embeddings, query_prefix=query_prefix,
+                                    document_prefix=document_prefix)
+    return embeddings
 
 
 def configured_uses(cfg: RagConfig) -> dict[str, list[ModelUse]]:

@@ -56,13 +56,14 @@ def parse_urls(base_url: str | None) -> list[str]:
     Example:
         >>> parse_urls("http://a:11434, http://b:11434/")
         ['http://a:11434', 'http://b:11434']
-        >>> parse_urls(None)
-        []
+        >>> parse_urls(None), parse_urls("127.0.0.1:11434")
+        ([], ['http://127.0.0.1:11434'])
 
     """
     if not base_url:
         return []
-    return [part.strip().rstrip("/") for part in base_url.split(",") if part.strip()]
+    parts = [part.strip().rstrip("/") for part in base_url.split(",") if part.strip()]
+    return [part if "://" in part else f"http://{part}" for part in parts]
 
 
 class StreamInterrupted(httpx.RemoteProtocolError):

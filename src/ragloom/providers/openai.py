@@ -27,7 +27,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
-from pydantic import SecretStr
+from pydantic import SecretStr, field_serializer
 
 from ragloom._redact import MASK, mask_url
 from ragloom.config import EmbeddingsSettings, LLMSettings
@@ -113,6 +113,12 @@ def _masked_repr_args(args: Any) -> Any:
         yield name, value
 
 
+def _masked_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return dict.fromkeys(value, MASK)
+    return mask_url(value) if isinstance(value, str) else value
+
+
 class RagloomChatOpenAI(ChatOpenAI):
     """`ChatOpenAI` whose errors are ragloom's (after the client's own `max_retries`).
 
@@ -140,6 +146,11 @@ class RagloomChatOpenAI(ChatOpenAI):
 
     def __repr_args__(self) -> Any:
         return _masked_repr_args(super().__repr_args__())
+
+    @field_serializer("openai_api_base", "default_headers")
+    def _masked_field(self, value: Any) -> Any:
+        """`model_dump()` and JSON show no URL password and no header value."""
+        return _masked_value(value)
 
     def _context(self) -> dict[str, Any]:
         return {"provider": "openai", "model": self.model_name,
@@ -182,6 +193,11 @@ class RagloomOpenAIEmbeddings(OpenAIEmbeddings):
 
     def __repr_args__(self) -> Any:
         return _masked_repr_args(super().__repr_args__())
+
+    @field_serializer("openai_api_base", "default_headers")
+    def _masked_field(self, value: Any) -> Any:
+        """`model_dump()` and JSON show no URL password and no header value."""
+        return _masked_value(value)
 
     def _context(self) -> dict[str, Any]:
         return {"provider": "openai", "model": self.model,
