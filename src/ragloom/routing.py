@@ -13,6 +13,13 @@ falls back to the next allowed one (LangChain's `with_fallbacks`). The chain's
 output says which model answered and why: `checks["model"]`, `checks["route_reason"]`.
 A model that is not allowed is never called, so confidential text never reaches it.
 
+Every model the router may pick is wrapped in `ragloom.redaction.RedactingChatModel`,
+as the chain wraps its own model, so what an allowed remote model gets is masked too.
+Whether a model is local is read the way redaction reads it, from the servers of the
+model itself (`ragloom.redaction.destinations`: all loopback); `local: true`/`false`
+overrides that for routing, and `local: false` also turns masking on for it. The
+findings are those of redaction's detectors (`ragloom._detectors`).
+
 Example:
     >>> from langchain_core.documents import Document
     >>> cfg = RagConfig(routing={"models": [
@@ -35,10 +42,11 @@ from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableLambda
 
+from ragloom._detectors import KINDS, find_secrets
 from ragloom.config import RagConfig, RouteModel, load_config
 from ragloom.errors import ConfigError, ProviderUnavailable
-from ragloom.guards import RedactSecrets, leaves_the_machine
 from ragloom.providers import build_chat_model
+from ragloom.redaction import RedactingChatModel, destinations, is_local, redacting
 
 __all__ = ["Route", "Router", "build_router", "redaction_findings"]
 
@@ -46,22 +54,19 @@ __all__ = ["Route", "Router", "build_router", "redaction_findings"]
 def redaction_findings(texts: Sequence[str], phone_region: str | None = None) -> dict[str, int]:
     """What redaction would mask in `texts`, counted by kind (empty: nothing found).
 
-    The one place routing asks the redaction rules (today `guards.RedactSecrets`).
+    The same detectors redaction masks with (`ragloom._detectors.find_secrets`); each
+    distinct value counts once, as it would get one placeholder.
 
     Example:
-        >>> redaction_findings(["mail bob@example.com"])
-        {'EMAIL': 1}
+        >>> redaction_findings(["mail bob@example.com", "DB_PASSWORD=hunter2, bob@example.com"])
+        {'SECRET': 1, 'EMAIL': 1}
 
     """
-    vault: dict[str, str] = {}
-    guard = RedactSecrets(phone_region=phone_region)
+    found: dict[str, set[str]] = {}
     for text in texts:
-        guard.redact(text, vault)
-    counts: dict[str, int] = {}
-    for key in vault:
-        kind = key[1:].rsplit("_", 1)[0]
-        counts[kind] = counts.get(kind, 0) + 1
-    return counts
+        for start, end, kind in find_secrets(text, phone_region):
+            found.setdefault(kind, set()).add(text[start:end])
+    return {kind: len(found[kind]) for kind in KINDS if kind in found}
 
 
 @dataclass(frozen=True)
@@ -92,8 +97,13 @@ class Router:
     def __init__(self, cfg: RagConfig, models: dict[str, BaseChatModel]) -> None:
         self.settings = cfg.routing
         self.phone_region = cfg.guards.phone_region
-        self.models = models
-        self.local = {m.name: _is_local(cfg, m) for m in self.settings.models}
+        self.local = {m.name: _is_local(m, models[m.name]) for m in self.settings.models}
+        # Wrapped as the chain wraps its model; one declared remote is always masked.
+        self.models: dict[str, BaseChatModel] = {
+            m.name: redacting(models[m.name], "on" if m.local is False and
+                              cfg.guards.redact == "auto" else cfg.guards.redact,
+                              cfg.guards.phone_region)
+            for m in self.settings.models}
         names = [m.name for m in self.settings.models]
         default = self.settings.default or names[0]
         self.order = [default, *(n for n in names if n != default)]
@@ -147,10 +157,13 @@ class Router:
                                                                 ConnectionError))
 
 
-def _is_local(cfg: RagConfig, model: RouteModel) -> bool:
-    if model.local is not None:
-        return model.local
-    return not leaves_the_machine(cfg.model_copy(update={"llm": model}))
+def _is_local(settings: RouteModel, model: BaseChatModel) -> bool:
+    """`local` when set, else whether every server of `model` is loopback (unknown: no)."""
+    if settings.local is not None:
+        return settings.local
+    inner = model.inner if isinstance(model, RedactingChatModel) else model
+    urls = destinations(inner)
+    return urls is not None and all(is_local(url) for url in urls)
 
 
 def build_router(cfg: RagConfig | None = None,
