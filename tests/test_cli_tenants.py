@@ -102,3 +102,34 @@ def test_eval_per_tenant(tmp_path: Path) -> None:
     details = [c.detail for c in _check_qdrant(cfg, None) if c.name == "tenants"]
     assert details == ["2 tenants (acme: 1, globex: 1); 0 chunks without a tenant"
                        " (visible to every tenant)"]
+
+
+def test_eval_answers_asks_as_the_user(tmp_path: Path) -> None:
+    """`eval --answers --tenant`: the answers are those of the user's chain too."""
+    env = {"RAGLOOM_QDRANT__LOCATION": str(tmp_path / "store"), "RAGLOOM_RETRIEVAL__MODE":
+           "sparse", "RAGLOOM_QDRANT__COLLECTION": "tenants_eval_answers"}
+    runner = setup(tmp_path, env)
+    dataset = tmp_path / "q.jsonl"
+    dataset.write_text(json.dumps({"question": "globex salary bands",
+                                   "relevant_sources": ["globex/salaries.md"]}) + "\n")
+    out = tmp_path / "answers.json"
+    # A globex user outside hr sees no chunk: every answer abstains without a model call
+    # (an anonymous chain would retrieve globex's chunk and call the model: no network).
+    result = runner.invoke(app, ["eval", str(dataset), "--answers", "--tenant", "globex",
+                                 "--group", "sales", "--json", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    answers = json.loads(out.read_text())["answers"]
+    assert answers["settings"]["user"] == {"tenant": "globex", "groups": ["sales"]}
+    assert [q["grounded"] for q in answers["per_question"]] == [False]
+    assert answers["answered_when_answerable"] == 0.0
+
+
+def test_an_answer_set_refuses_an_identity(tmp_path: Path) -> None:
+    from ragloom.answer_set import is_answer_set
+
+    dataset = Path(__file__).parent / "data" / "answers" / "dev.jsonl"
+    assert is_answer_set(dataset)
+    result = CliRunner().invoke(app, ["eval", str(dataset), "--answers", "--tenant", "acme"],
+                                env={"RAGLOOM_QDRANT__LOCATION": ":memory:"})
+    assert result.exit_code == 1
+    assert "answer set" in result.output and "--tenant/--group do not apply" in result.output

@@ -498,6 +498,8 @@ def eval_retrieval(
         from ragloom.answer_set import is_answer_set
 
         if is_answer_set(dataset):
+            if tenant is not None or group:
+                _run(lambda: _no_identity_for_answer_sets(dataset))
             eval_answer_set(dataset, _run(lambda: load_config(config)), json_out,
                             console, err_console, _run)
             return
@@ -519,7 +521,7 @@ def eval_retrieval(
     console.print(table)
     data = result.to_dict()
     if answers:
-        data["answers"] = _eval_answers(dataset, cfg)
+        data["answers"] = _eval_answers(dataset, cfg, user)
     if json_out is not None:
         json_out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         console.print(Text(f"wrote {json_out}"), style="dim", highlight=False)
@@ -538,7 +540,16 @@ def _check_writable(path: Path) -> None:
                            " create it first (mkdir -p), or write the file elsewhere")
 
 
-def _eval_answers(dataset: Path, cfg: RagConfig) -> dict[str, Any]:
+def _no_identity_for_answer_sets(dataset: Path) -> None:
+    from ragloom.errors import InvalidInput
+
+    raise InvalidInput(f"{dataset} is an answer set, which builds its own collection per"
+                       " case: --tenant/--group do not apply. Evaluate a tenant with a"
+                       " retrieval dataset (question + relevant_sources) instead")
+
+
+def _eval_answers(dataset: Path, cfg: RagConfig,
+                  user: dict[str, Any] | None = None) -> dict[str, Any]:
     from ragloom.answer_eval import evaluate_chain
 
     columns = (TextColumn("asking the chat model"), BarColumn(), MofNCompleteColumn(),
@@ -549,7 +560,8 @@ def _eval_answers(dataset: Path, cfg: RagConfig) -> dict[str, Any]:
         def on_progress(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        result = _run(lambda: evaluate_chain(dataset, cfg, on_progress=on_progress))
+        result = _run(lambda: evaluate_chain(dataset, cfg, on_progress=on_progress,
+                                             user=user))
     table = Table(title=f"answers: {result.answerable} answerable + {result.unanswerable}"
                         f" unanswerable, {result.settings['llm']},"
                         f" min_relevance={result.settings['min_relevance']}")
