@@ -104,6 +104,9 @@ def test_17_an_index_in_a_fenced_block_is_no_citation() -> None:
     result = chain_with(FakeListChatModel(responses=[reply])).invoke("q")
     assert result["answer"] == reply
     assert cited(result) == [2] and result["checks"]["removed_citations"] == []
+    nested = "1. Run:\n\n    ```sh\n    echo ${ports[7]}\n    ```\n2. See [1]."  # in a list
+    result = chain_with(FakeListChatModel(responses=[nested])).invoke("q")
+    assert result["answer"] == nested and cited(result) == [1]
     unclosed = "Like this:\n~~~\nport = ports[7]\n"  # a fence never closed runs to the end
     result = chain_with(FakeListChatModel(responses=[unclosed])).invoke("q")
     assert result["answer"] == unclosed and cited(result) == []
@@ -194,7 +197,7 @@ def test_17_every_chunking_gives_the_invoke_output(text: str) -> None:
 def test_17_random_markdown_fragments_stream_as_invoked() -> None:
     rng = random.Random(17)
     parts = ["[", "]", "1", "2", "9", "-", ",", " ", "`", "```", "\n", "(", ":", "a",
-             "【", "】", "~~~", "\n\n", "[docs]", "y" * 30]
+             "【", "】", "~~~", "    ```", "\n\n", "[docs]", "y" * 30]
     for _ in range(3000):
         text = "".join(rng.choice(parts) for _ in range(rng.randint(1, 40)))
         cuts = sorted(rng.sample(range(1, len(text)), min(len(text) - 1, rng.randint(0, 8))))

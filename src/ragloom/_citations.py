@@ -1,12 +1,12 @@
 """Verified citations: `[n]` in an answer must name one of the n sources it was given.
 
 What counts as a citation: `[n]`, a list `[1, 3]` or `[1; 3]`, a range `[1-2]` (also with
-an en dash), adjacent brackets `[1][2]`, and full-width `【1】` (also `【1†source】`). A range or
-list is expanded and every number is checked against the sources. What does not: `[n]`
-inside a code span (`` `sys.argv[1]` ``) or a fenced code block, the text of a Markdown
-link or image (`[1](https://...)`), the label of a reference link (`[docs][1]`) and a
-reference definition (`[1]: https://...`); they are left as written, neither counted nor
-removed.
+an en dash), adjacent brackets `[1][2]`, and full-width `【1】` (also `【1†source】`). A
+range or list is expanded and every number is checked against the sources. What does
+not: `[n]` inside a code span (`` `sys.argv[1]` ``) or a fenced code block (indented too,
+as in a list item), the text of a Markdown link or image (`[1](https://...)`), the label
+of a reference link (`[docs][1]`) and a reference definition (`[1]: https://...`); they
+are left as written, neither counted nor removed.
 
 `AnswerFilter` takes the answer as it arrives (whole or token by token) and returns what
 can be shown. Every decision depends on the text alone, never on where the tokens were
@@ -45,8 +45,8 @@ _RANGE = re.compile(rf"(\d+)(?:\s*{_DASH}\s*(\d+))?")
 _MAX_RANGE = 20  # [1-500] is no citation of 500 sources: all of it is removed
 _CANDIDATE_LEN = 42  # "[" + at most 40 characters + "]"
 _SPAN_LIMIT = 400  # backticks not closed within this many characters are literal
-_FENCE_START = re.compile(r" {0,3}(?:`*|~*)")  # a line that may still open a fence
-_FENCE_OPEN = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+_FENCE_START = re.compile(r"[ \t]*(?:`*|~*)")  # a line that may still open a fence
+_FENCE_OPEN = re.compile(r"[ \t]*(`{3,}|~{3,})(.*)")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _TICKS = re.compile(r"`+")
 
@@ -146,7 +146,7 @@ class AnswerFilter:
         line = held if end == -1 else held[:end + 1]
         if end == -1 and not final and self._line_start:
             return None  # perhaps the closing fence
-        if self._line_start and re.fullmatch(rf" {{0,3}}{re.escape(char)}{{{size},}}[ \t]*\n?",
+        if self._line_start and re.fullmatch(rf"[ \t]*{re.escape(char)}{{{size},}}[ \t]*\n?",
                                              line):
             self._fence = None
         return self._emit(line, line)
