@@ -149,9 +149,9 @@ class ScreenInstructions(Guard):
             flagged.append({"source": doc.metadata.get("source", doc.id), "rules": rules,
                             "action": "dropped" if self.action == "drop" else "fenced"})
             if self.action != "drop":
-                update = {"flagged": ", ".join(rules)}
+                update: dict[str, Any] = {"flagged": ", ".join(rules)}
                 if label_rules:
-                    update["flagged_label"] = "true"
+                    update["flagged_label"] = True
                 kept.append(doc.model_copy(update={"metadata": {**doc.metadata, **update}}))
         return {**state, "sources": kept}
 
