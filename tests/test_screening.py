@@ -19,7 +19,14 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models import FakeListChatModel
 
-from ragloom import RagConfig, build_rag_chain, build_retriever, build_vector_store
+from ragloom import (
+    ConfigError,
+    InvalidInput,
+    RagConfig,
+    build_rag_chain,
+    build_retriever,
+    build_vector_store,
+)
 from ragloom.guards import ScreenInstructions, build_guards, screen_text
 from ragloom.prompts import format_context
 
@@ -94,6 +101,13 @@ def test_screen_level_is_a_setting() -> None:
     screen = build_guards(cfg)[0]
     assert isinstance(screen, ScreenInstructions) and screen.level == "strict"
     assert RagConfig().guards.screen_level == "standard"
+
+
+def test_an_unknown_level_is_invalid_input() -> None:
+    with pytest.raises(InvalidInput, match="screen_level"):
+        screen_text("text", "paranoid")
+    with pytest.raises(ConfigError, match="screen_level"):
+        RagConfig(guards={"screen_level": "paranoid"})
 
 
 def test_20_a_file_name_that_is_an_instruction_is_flagged_and_withheld() -> None:

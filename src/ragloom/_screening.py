@@ -36,6 +36,8 @@ import re
 import unicodedata
 from urllib.parse import unquote
 
+from ragloom.errors import InvalidInput
+
 __all__ = ["LEVELS", "screen_text"]
 
 LEVELS = ("standard", "strict")
@@ -386,6 +388,9 @@ def screen_text(text: str, level: str = "standard") -> list[str]:
         []
 
     """
+    if level not in LEVELS:
+        raise InvalidInput(f"unknown screening level {level!r}; use one of {', '.join(LEVELS)}"
+                           " (guards.screen_level)")
     views, found = _views(text)
     for view in views:
         prose = _unquoted(view)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from langchain_core.documents import Document
@@ -132,7 +132,7 @@ class ScreenInstructions(Guard):
 
     action: str = "fence"
     """`fence` or `drop`."""
-    level: str = "standard"
+    level: Literal["standard", "strict"] = "standard"
     """`standard` or `strict` (catches more, flags more ordinary text; docs/security.md)."""
 
     def before_model(self, state: State) -> State:
