@@ -11,10 +11,11 @@ model and says `grounded: False`. The chunks that count are bounded by
 `answer.max_context_tokens`, lowest-ranked dropped first. `mode` is `answered`,
 `abstained` (nothing relevant, or the model found no answer in the sources) or `disputed`
 (the sources disagree), read from the prompt's markers (see `ragloom._modes`);
-`checks["mode_by"]` says what decided it. Citations `[n]` without a source are removed
-from the answer. Guards (`ragloom.guards`) screen the context, redact secrets and check
-the answer. Streaming yields `{"question", "sources"}` first, then `{"answer": token}`
-chunks, then `{"citations", "grounded", "mode", "checks"}`.
+`checks["mode_by"]` says what decided it. Citations (`[n]`, `[1-2]`, `【1】`; not in
+code, not links) without a source are removed from the answer. Guards (`ragloom.guards`)
+screen the context, redact secrets and check the answer. Streaming yields `{"question",
+"sources"}` first, then `{"answer": token}` chunks, then `{"citations", "grounded",
+"mode", "checks"}`; citations are judged alike wherever the tokens are cut.
 
 Example:
     >>> from ragloom import build_rag_chain
@@ -286,8 +287,9 @@ class _Reader:
 class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
     """Verify citations, run the guards on the answer, and shape the output.
 
-    Streaming passes the answer tokens through as they come (holding back only an
-    unclosed `[...`), so the sources chunk comes first and the citations chunk last.
+    Streaming passes the answer tokens through as they come (holding back only what a
+    later token could still change, see `ragloom._citations`), so the sources chunk comes
+    first, the citations chunk last, and the citations are judged as `invoke` judges them.
     """
 
     def __init__(self, guards: Sequence[Guard], settings: AnswerSettings) -> None:
