@@ -133,11 +133,13 @@ def test_a_follow_up_is_condensed_by_the_local_model(remote: FakeRemote) -> None
 
 def test_every_model_the_router_may_pick_is_wrapped() -> None:
     router = build_router(RagConfig(routing={"models": [
-        HOSTED, LOCAL, {**LOCAL, "name": "declared", "local": False}]}))
+        HOSTED, LOCAL, {**LOCAL, "name": "declared", "local": False},
+        {**HOSTED, "name": "claimed", "local": True}]}))
     assert all(isinstance(m, RedactingChatModel) for m in router.models.values())
-    assert router.local == {"hosted": False, "local": True, "declared": False}
+    assert router.local == {"hosted": False, "local": True, "declared": False, "claimed": True}
     redacts = {name: m.redacts() for name, m in router.models.items()}  # type: ignore[attr-defined]
-    assert redacts == {"hosted": True, "local": False, "declared": True}
+    # Declared remote: masked although loopback; claimed local: still masked (remote server).
+    assert redacts == {"hosted": True, "local": False, "declared": True, "claimed": True}
 
 
 def test_findings_are_those_of_the_redaction_detectors() -> None:
