@@ -16,6 +16,7 @@ from langchain_core.documents import Document
 from langchain_qdrant import QdrantVectorStore, RetrievalMode
 from qdrant_client import AsyncQdrantClient, models
 
+from ragloom._clients import get_async_client
 from ragloom.config import QdrantSettings
 from ragloom.errors import ConfigError
 
@@ -329,8 +330,6 @@ class RagloomVectorStore(QdrantVectorStore):
     def _async_client(self) -> AsyncQdrantClient | None:
         if self.settings is None:
             return None
-        from ragloom.store import get_async_client  # the cache lives in the storage layer
-
         return get_async_client(self.settings)
 
     def _sparse_query(self, query: str) -> models.SparseVector:
