@@ -8,8 +8,12 @@ recorded in its metadata, so opening it again costs no embedding call; an
 existing collection that does not fit (vector size, distance, missing sparse
 vector) raises `CollectionMismatch` and is never dropped without `recreate=True`.
 
-This module (with its private engine modules `_edge`, `_ledger`, `_qdrant_store`)
-is the storage layer: the only code that talks to Qdrant. Engines, by `qdrant.engine`:
+This module and its private modules are the storage layer, the only code that talks
+to Qdrant: `_clients` (engine resolution, the client cache), `_collection` (creation
+and validation), `_embeddings_record` (which model and prefixes made the vectors),
+`_status` (for `doctor`), `_copy` (`copy_collection`), `_qdrant_store`
+(`RagloomVectorStore`, search) with `_ranking` and `_point_ids`, and the engines'
+`_edge` (with `_edge_convert`) and `_ledger`. Engines, by `qdrant.engine`:
 `edge` (Qdrant Edge shards under `<location>/edge/`: the default for a folder),
 `local` (qdrant-client local mode: `:memory:`, and folders written by ragloom before
 Edge), `server` (`qdrant.url`). Point ids and the payload layout are the same on all
@@ -68,7 +72,8 @@ from ragloom._embeddings_record import (
     embeddings_identity,
 )
 from ragloom._ledger import INGEST_KEY, Ledger
-from ragloom._qdrant_store import RagloomVectorStore, point_id
+from ragloom._point_ids import point_id
+from ragloom._qdrant_store import RagloomVectorStore
 from ragloom._status import CollectionStatus, collection_status
 from ragloom.config import RagConfig, load_config
 
