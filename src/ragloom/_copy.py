@@ -52,6 +52,7 @@ def copy_collection(
     Example:
         >>> import tempfile
         >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> from ragloom.store import build_vector_store
         >>> src = RagConfig(qdrant={"location": ":memory:", "collection": "doc_copy"})
         >>> build_vector_store(src, embeddings=DeterministicFakeEmbedding(size=8)
         ...                    ).add_texts(["hello"], ids=["h"])
