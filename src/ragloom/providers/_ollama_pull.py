@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import ollama
 
 from ragloom._redact import MASK, mask_url
 from ragloom.config import ollama_url
 from ragloom.errors import ModelNotFound
+from ragloom.providers._drive import Core, adrive, drive
 from ragloom.providers._errors import translated
 
 __all__ = ["apull_model", "pull_model"]
@@ -117,30 +118,31 @@ class _AutoPull:
             secrets["base_url"] = "RAGLOOM_OLLAMA_BASE_URL"
         return secrets
 
-    def _pulled_then(self, call: Callable[[], T]) -> T:
+    def _pulling(self) -> Core[Any]:
+        """A core (`ragloom.providers._drive`): `call`; if the model is missing, `pull`, `call`."""
         try:
-            return call()
+            return (yield ("call",))
         except ModelNotFound:
             if not self.auto_pull:
                 raise
         log.warning("model %r is missing at %s: pulling it (auto_pull)", self.model,
                     mask_url(ollama_url(self.base_url)))
-        from ragloom.providers import ollama as provider  # its pull_model: the patch point
+        yield ("pull",)
+        return (yield ("call",))
 
-        provider.pull_model(self.model, base_url=self.base_url,
-                            client=getattr(self, "_client", None))
-        return call()
+    def _pulled_then(self, call: Callable[[], T]) -> T:
+        io = _PullIO(call=call, pull=lambda: pull_model(
+            self.model, base_url=self.base_url, client=getattr(self, "_client", None)))
+        return cast(T, drive(self._pulling(), io))
 
     async def _apulled_then(self, call: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await call()
-        except ModelNotFound:
-            if not self.auto_pull:
-                raise
-        log.warning("model %r is missing at %s: pulling it (auto_pull)", self.model,
-                    mask_url(ollama_url(self.base_url)))
-        from ragloom.providers import ollama as provider
+        io = _PullIO(call=call, pull=lambda: apull_model(
+            self.model, base_url=self.base_url, client=getattr(self, "_async_client", None)))
+        return cast(T, await adrive(self._pulling(), io))
 
-        await provider.apull_model(self.model, base_url=self.base_url,
-                                   client=getattr(self, "_async_client", None))
-        return await call()
+
+class _PullIO:
+    """The two operations of `_AutoPull._pulling` (blocking or awaitable alike)."""
+
+    def __init__(self, call: Callable[[], Any], pull: Callable[[], Any]) -> None:
+        self.call, self.pull = call, pull

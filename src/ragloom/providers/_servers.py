@@ -41,6 +41,8 @@ from typing import Any
 
 import httpx
 
+from ragloom.providers._drive import Core, adrive, drive
+
 __all__ = ["AsyncServerTransport", "Server", "ServerQueue", "ServerTransport",
            "StreamInterrupted", "parse_urls", "server_pool"]
 
@@ -277,6 +279,36 @@ class _Router:
             path=target.path.rstrip("/") + relative)
         request.headers["Host"] = request.url.netloc.decode("ascii")
 
+    def route(self, request: Any,
+              unanswered: tuple[type[Exception], ...]) -> Core[tuple[Any, Server]]:
+        """The failover loop as a core (`ragloom.providers._drive`): acquire a turn, send.
+
+        Returns the response and the server whose turn it holds (released when the
+        response's body is closed). A server that does not answer is skipped for a
+        while and the request moves to the next one; the last one's error is raised.
+        """
+        candidates = self.candidates()
+        relative = self.relative(request)
+        for n, server in enumerate(candidates):
+            self.aim(request, server, relative)
+            yield ("acquire", server.queue)
+            try:
+                response = yield ("send", request)
+            except unanswered as exc:
+                server.queue.release()
+                if len(candidates) == 1:
+                    raise
+                server.failed(exc)
+                if n == len(candidates) - 1:
+                    raise
+                continue
+            except BaseException:
+                server.queue.release()
+                raise
+            server.answered()
+            return response, server
+        raise AssertionError("unreachable: there is always one server")
+
 
 def _count_pieces(chunk: bytes, sse: bool) -> int:
     # NDJSON: one object per line (the last one carries no token); SSE: one `data:` per event.
@@ -353,6 +385,34 @@ def _is_sse(request: Any) -> bool:
     return bool(request.url.path.endswith("/chat/completions"))
 
 
+class _SyncIO:
+    """The operations of `_Router.route`, blocking."""
+
+    def __init__(self, transport: ServerTransport) -> None:
+        self.transport = transport
+
+    @staticmethod
+    def acquire(queue: ServerQueue) -> None:
+        queue.acquire()
+
+    def send(self, request: Any) -> Any:
+        return self.transport.inner.handle_request(request)
+
+
+class _AsyncIO:
+    """The operations of `_Router.route`, awaited."""
+
+    def __init__(self, transport: AsyncServerTransport) -> None:
+        self.transport = transport
+
+    @staticmethod
+    async def acquire(queue: ServerQueue) -> None:
+        await queue.aacquire()
+
+    async def send(self, request: Any) -> Any:
+        return await self.transport.inner.handle_async_request(request)
+
+
 class ServerTransport(httpx.BaseTransport):
     """A sync transport: wait for the server's turn, send, fail over if it does not answer.
 
@@ -367,32 +427,14 @@ class ServerTransport(httpx.BaseTransport):
         self.http = http
         """The httpx-like module of the client using this transport (httpx or httpx2)."""
         self.inner = inner if inner is not None else http.HTTPTransport()
+        self._io = _SyncIO(self)
 
     def handle_request(self, request: Any) -> Any:
         """Send `request` to the first server that answers, in its turn."""
         releasing, _, _, unanswered = _stream_classes(self.http)
-        candidates = self.router.candidates()
-        relative = self.router.relative(request)
-        for n, server in enumerate(candidates):
-            self.router.aim(request, server, relative)
-            server.queue.acquire()
-            try:
-                response = self.inner.handle_request(request)
-            except unanswered as exc:
-                server.queue.release()
-                if len(candidates) == 1:
-                    raise
-                server.failed(exc)
-                if n == len(candidates) - 1:
-                    raise
-                continue
-            except BaseException:
-                server.queue.release()
-                raise
-            server.answered()
-            return _wrap(self.http, response, releasing(response.stream, server.queue,
-                                                        server.url, _is_sse(request)))
-        raise AssertionError("unreachable: there is always one server")
+        response, server = drive(self.router.route(request, unanswered), self._io)
+        return _wrap(self.http, response, releasing(response.stream, server.queue, server.url,
+                                                    _is_sse(request)))
 
     def close(self) -> None:
         """Close the inner transport."""
@@ -400,7 +442,7 @@ class ServerTransport(httpx.BaseTransport):
 
 
 class AsyncServerTransport(httpx.AsyncBaseTransport):
-    """The async twin of `ServerTransport`.
+    """The async driver of `ServerTransport`'s decisions.
 
     Example:
         >>> t = AsyncServerTransport(server_pool("ollama", ["http://127.0.0.1:9"], limit=2))
@@ -411,32 +453,14 @@ class AsyncServerTransport(httpx.AsyncBaseTransport):
         self.router = _Router(servers)
         self.http = http
         self.inner = inner if inner is not None else http.AsyncHTTPTransport()
+        self._io = _AsyncIO(self)
 
     async def handle_async_request(self, request: Any) -> Any:
         """Send `request` to the first server that answers, in its turn."""
         _, releasing, _, unanswered = _stream_classes(self.http)
-        candidates = self.router.candidates()
-        relative = self.router.relative(request)
-        for n, server in enumerate(candidates):
-            self.router.aim(request, server, relative)
-            await server.queue.aacquire()
-            try:
-                response = await self.inner.handle_async_request(request)
-            except unanswered as exc:
-                server.queue.release()
-                if len(candidates) == 1:
-                    raise
-                server.failed(exc)
-                if n == len(candidates) - 1:
-                    raise
-                continue
-            except BaseException:
-                server.queue.release()
-                raise
-            server.answered()
-            return _wrap(self.http, response, releasing(response.stream, server.queue,
-                                                        server.url, _is_sse(request)))
-        raise AssertionError("unreachable: there is always one server")
+        response, server = await adrive(self.router.route(request, unanswered), self._io)
+        return _wrap(self.http, response, releasing(response.stream, server.queue, server.url,
+                                                    _is_sse(request)))
 
     async def aclose(self) -> None:
         """Close the inner transport."""

@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from pydantic import SecretStr, field_serializer
 
@@ -33,7 +30,7 @@ from ragloom._redact import MASK, mask_url
 from ragloom.config import EmbeddingsSettings, LLMSettings
 from ragloom.errors import ConfigError
 from ragloom.providers import ModelUse, ProviderChecks, _openai_checks
-from ragloom.providers._errors import translated
+from ragloom.providers._errors import translating
 from ragloom.providers._servers import (
     AsyncServerTransport,
     ServerTransport,
@@ -119,6 +116,7 @@ def _masked_value(value: Any) -> Any:
     return mask_url(value) if isinstance(value, str) else value
 
 
+@translating("_generate", "_agenerate", "_stream", "_astream")
 class RagloomChatOpenAI(ChatOpenAI):
     """`ChatOpenAI` whose errors are ragloom's (after the client's own `max_retries`).
 
@@ -156,32 +154,8 @@ class RagloomChatOpenAI(ChatOpenAI):
         return {"provider": "openai", "model": self.model_name,
                 "base_url": self.openai_api_base, "section": "llm"}
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None,
-                  **kwargs: Any) -> ChatResult:
-        with translated(**self._context()):
-            return super()._generate(messages, stop, run_manager, **kwargs)
 
-    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                         run_manager: AsyncCallbackManagerForLLMRun | None = None,
-                         **kwargs: Any) -> ChatResult:
-        with translated(**self._context()):
-            return await super()._agenerate(messages, stop, run_manager, **kwargs)
-
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None,
-                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        with translated(**self._context()):
-            yield from super()._stream(messages, stop, run_manager, **kwargs)
-
-    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
-                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
-        with translated(**self._context()):
-            async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
-                yield chunk
-
-
+@translating("embed_documents", "aembed_documents")
 class RagloomOpenAIEmbeddings(OpenAIEmbeddings):
     """`OpenAIEmbeddings` whose errors are ragloom's.
 
@@ -202,18 +176,6 @@ class RagloomOpenAIEmbeddings(OpenAIEmbeddings):
     def _context(self) -> dict[str, Any]:
         return {"provider": "openai", "model": self.model,
                 "base_url": self.openai_api_base, "section": "embeddings"}
-
-    def embed_documents(self, texts: list[str], chunk_size: int | None = None,
-                        **kwargs: Any) -> list[list[float]]:
-        """Embed texts; client errors become ragloom's."""
-        with translated(**self._context()):
-            return super().embed_documents(texts, chunk_size, **kwargs)
-
-    async def aembed_documents(self, texts: list[str], chunk_size: int | None = None,
-                               **kwargs: Any) -> list[list[float]]:
-        """Embed texts asynchronously; client errors become ragloom's."""
-        with translated(**self._context()):
-            return await super().aembed_documents(texts, chunk_size, **kwargs)
 
 
 class OpenAIProvider:
