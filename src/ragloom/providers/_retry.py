@@ -26,6 +26,7 @@ import asyncio
 import logging
 import random
 import time
+from typing import Any
 
 import httpx
 
@@ -72,8 +73,18 @@ def _describe(request: httpx.Request, outcome: httpx.Response | Exception) -> st
 class _RetryPolicy:
     """The decisions both transports share, free of I/O: attempt, wait, give up."""
 
-    def __init__(self, *, max_retries: int = 2, backoff_s: float = 0.5,
+    _io_class: Any
+    """The operations' driver-side implementation (`_SyncIO` or `_AsyncIO`)."""
+
+    @staticmethod
+    def _default_inner() -> Any:
+        raise NotImplementedError
+
+    def __init__(self, inner: Any = None, *, max_retries: int = 2, backoff_s: float = 0.5,
                  max_backoff_s: float = 8.0) -> None:
+        self.inner = inner if inner is not None else self._default_inner()
+        """The transport that sends each attempt."""
+        self._io = self._io_class(self)
         self.max_retries = max_retries
         """Extra attempts after the first (0 turns retrying off)."""
         self.backoff_s = backoff_s
@@ -115,11 +126,12 @@ class _RetryPolicy:
 class _SyncIO:
     """The operations of `_RetryPolicy._attempts`, blocking."""
 
-    def __init__(self, transport: RetryTransport) -> None:
+    def __init__(self, transport: Any) -> None:
         self.transport = transport
 
     def send(self, request: httpx.Request) -> httpx.Response:
-        return self.transport.inner.handle_request(request)
+        response: httpx.Response = self.transport.inner.handle_request(request)
+        return response
 
     @staticmethod
     def sleep(seconds: float) -> None:
@@ -134,11 +146,12 @@ class _SyncIO:
 class _AsyncIO:
     """The operations of `_RetryPolicy._attempts`, awaited."""
 
-    def __init__(self, transport: AsyncRetryTransport) -> None:
+    def __init__(self, transport: Any) -> None:
         self.transport = transport
 
     async def send(self, request: httpx.Request) -> httpx.Response:
-        return await self.transport.inner.handle_async_request(request)
+        response: httpx.Response = await self.transport.inner.handle_async_request(request)
+        return response
 
     @staticmethod
     async def sleep(seconds: float) -> None:
@@ -160,12 +173,12 @@ class RetryTransport(_RetryPolicy, httpx.BaseTransport):
 
     """
 
-    def __init__(self, inner: httpx.BaseTransport | None = None, *, max_retries: int = 2,
-                 backoff_s: float = 0.5, max_backoff_s: float = 8.0) -> None:
-        super().__init__(max_retries=max_retries, backoff_s=backoff_s,
-                         max_backoff_s=max_backoff_s)
-        self.inner = inner if inner is not None else httpx.HTTPTransport()
-        self._io = _SyncIO(self)
+    inner: httpx.BaseTransport
+    _io_class = _SyncIO
+
+    @staticmethod
+    def _default_inner() -> httpx.BaseTransport:
+        return httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, retrying 429/5xx answers and dropped connections."""
@@ -185,12 +198,12 @@ class AsyncRetryTransport(_RetryPolicy, httpx.AsyncBaseTransport):
 
     """
 
-    def __init__(self, inner: httpx.AsyncBaseTransport | None = None, *, max_retries: int = 2,
-                 backoff_s: float = 0.5, max_backoff_s: float = 8.0) -> None:
-        super().__init__(max_retries=max_retries, backoff_s=backoff_s,
-                         max_backoff_s=max_backoff_s)
-        self.inner = inner if inner is not None else httpx.AsyncHTTPTransport()
-        self._io = _AsyncIO(self)
+    inner: httpx.AsyncBaseTransport
+    _io_class = _AsyncIO
+
+    @staticmethod
+    def _default_inner() -> httpx.AsyncBaseTransport:
+        return httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, retrying 429/5xx answers and dropped connections."""

@@ -21,10 +21,10 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
-from pydantic import SecretStr, field_serializer
+from pydantic import BaseModel, SecretStr, field_serializer
 
 from ragloom._redact import MASK, mask_url
 from ragloom.config import EmbeddingsSettings, LLMSettings
@@ -116,8 +116,27 @@ def _masked_value(value: Any) -> Any:
     return mask_url(value) if isinstance(value, str) else value
 
 
+class _Masked(BaseModel):
+    """What both OpenAI classes add: masked reprs and dumps, and the error context."""
+
+    _section: ClassVar[str]
+
+    def __repr_args__(self) -> Any:
+        return _masked_repr_args(super().__repr_args__())
+
+    @field_serializer("openai_api_base", "default_headers", check_fields=False)
+    def _masked_field(self, value: Any) -> Any:
+        """`model_dump()` and JSON show no URL password and no header value."""
+        return _masked_value(value)
+
+    def _context(self) -> dict[str, Any]:
+        model = getattr(self, "model_name", None) or getattr(self, "model", None)
+        return {"provider": "openai", "model": model,
+                "base_url": getattr(self, "openai_api_base", None), "section": self._section}
+
+
 @translating("_generate", "_agenerate", "_stream", "_astream")
-class RagloomChatOpenAI(ChatOpenAI):
+class RagloomChatOpenAI(_Masked, ChatOpenAI):
     """`ChatOpenAI` whose errors are ragloom's (after the client's own `max_retries`).
 
     Example:
@@ -142,21 +161,11 @@ class RagloomChatOpenAI(ChatOpenAI):
         return {**super().lc_secrets,
                 **_secret_fields(self.default_headers, self.openai_api_base, "llm")}
 
-    def __repr_args__(self) -> Any:
-        return _masked_repr_args(super().__repr_args__())
-
-    @field_serializer("openai_api_base", "default_headers")
-    def _masked_field(self, value: Any) -> Any:
-        """`model_dump()` and JSON show no URL password and no header value."""
-        return _masked_value(value)
-
-    def _context(self) -> dict[str, Any]:
-        return {"provider": "openai", "model": self.model_name,
-                "base_url": self.openai_api_base, "section": "llm"}
+    _section: ClassVar[str] = "llm"
 
 
 @translating("embed_documents", "aembed_documents")
-class RagloomOpenAIEmbeddings(OpenAIEmbeddings):
+class RagloomOpenAIEmbeddings(_Masked, OpenAIEmbeddings):
     """`OpenAIEmbeddings` whose errors are ragloom's.
 
     Example:
@@ -165,17 +174,7 @@ class RagloomOpenAIEmbeddings(OpenAIEmbeddings):
 
     """
 
-    def __repr_args__(self) -> Any:
-        return _masked_repr_args(super().__repr_args__())
-
-    @field_serializer("openai_api_base", "default_headers")
-    def _masked_field(self, value: Any) -> Any:
-        """`model_dump()` and JSON show no URL password and no header value."""
-        return _masked_value(value)
-
-    def _context(self) -> dict[str, Any]:
-        return {"provider": "openai", "model": self.model,
-                "base_url": self.openai_api_base, "section": "embeddings"}
+    _section: ClassVar[str] = "embeddings"
 
 
 class OpenAIProvider:
