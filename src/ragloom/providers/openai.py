@@ -177,6 +177,24 @@ class RagloomOpenAIEmbeddings(_Masked, OpenAIEmbeddings):
     _section: ClassVar[str] = "embeddings"
 
 
+def _first_url(settings: LLMSettings | EmbeddingsSettings) -> str | None:
+    return parse_urls(settings.base_url)[0] if settings.base_url else None
+
+
+def _common_kwargs(settings: LLMSettings | EmbeddingsSettings, section: str) -> dict[str, Any]:
+    """The keyword arguments both LangChain classes take alike."""
+    kwargs: dict[str, Any] = {
+        "model": settings.model,
+        "api_key": _api_key(settings.api_key, _first_url(settings), section),
+        "timeout": settings.timeout_s,
+        "max_retries": settings.max_retries,
+        **_server_kwargs(settings),
+    }
+    if settings.headers:
+        kwargs["default_headers"] = settings.header_values()
+    return kwargs
+
+
 class OpenAIProvider:
     """Builds `ChatOpenAI` and `OpenAIEmbeddings` from ragloom's config sections.
 
@@ -193,36 +211,18 @@ class OpenAIProvider:
 
     def chat_model(self, settings: LLMSettings) -> RagloomChatOpenAI:
         """Build the chat model; Ollama-only settings (num_ctx, keep_alive) do not apply."""
-        base_url = parse_urls(settings.base_url)[0] if settings.base_url else None
-        kwargs: dict[str, Any] = {
-            "model": settings.model,
-            "api_key": _api_key(settings.api_key, base_url, "llm"),
-            "temperature": settings.temperature,
-            "timeout": settings.timeout_s,
-            "max_retries": settings.max_retries,
-            # Token usage in streamed answers too (stream_options.include_usage), which
-            # langchain-openai leaves off for any server but OpenAI's; Ollama's /v1 has it.
-            "stream_usage": True,
-            **_server_kwargs(settings),
-        }
-        if settings.headers:
-            kwargs["default_headers"] = settings.header_values()
+        kwargs = _common_kwargs(settings, "llm")
+        kwargs["temperature"] = settings.temperature
+        # Token usage in streamed answers too (stream_options.include_usage), which
+        # langchain-openai leaves off for any server but OpenAI's; Ollama's /v1 has it.
+        kwargs["stream_usage"] = True
         return RagloomChatOpenAI(**{**kwargs, **settings.extra})
 
     def embeddings(self, settings: EmbeddingsSettings) -> RagloomOpenAIEmbeddings:
         """Build the embeddings model; strings, not token arrays, for non-OpenAI servers."""
-        base_url = parse_urls(settings.base_url)[0] if settings.base_url else None
-        kwargs: dict[str, Any] = {
-            "model": settings.model,
-            "api_key": _api_key(settings.api_key, base_url, "embeddings"),
-            "chunk_size": settings.batch_size,
-            "timeout": settings.timeout_s,
-            "check_embedding_ctx_length": _is_openai(base_url),
-            "max_retries": settings.max_retries,
-            **_server_kwargs(settings),
-        }
-        if settings.headers:
-            kwargs["default_headers"] = settings.header_values()
+        kwargs = _common_kwargs(settings, "embeddings")
+        kwargs["chunk_size"] = settings.batch_size
+        kwargs["check_embedding_ctx_length"] = _is_openai(_first_url(settings))
         return RagloomOpenAIEmbeddings(**{**kwargs, **settings.extra})
 
     # Optional hooks (ragloom.providers.ProviderHooks), in their own module.
