@@ -14,7 +14,9 @@ default chunk size 1000 / overlap 150) is ingested by the CLI into the default E
    `qdrant_client` were imported.
 
 Run: python -m tests.benchmarks.bench_process_ingest [--files 500] [--latency-ms 75]
-     [--runs 3] [--src DIR]     (DIR: the ragloom sources to measure, default ./src)
+     [--runs 3] [--src DIR [--src DIR2]]
+(DIR: the ragloom sources to measure, default ./src; with two, runs alternate between them
+so that the machine's load hits both alike.)
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import os
 import random
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -121,18 +124,25 @@ finally:
 """
 
 
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_cli(args: list[str], env: dict[str, str], cwd: Path,
             importtime: bool = False) -> dict[str, Any]:
     """Run the CLI in a fresh process: wall seconds, teardown seconds, import facts."""
     stamp = cwd / "returned.txt"
     cmd = [sys.executable, *(["-X", "importtime"] if importtime else []), "-c", _WRAPPER,
            str(stamp), *args]
+    cpu_before = _children_cpu_s()
     started = time.time()
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     ended = time.time()
+    cpu_s = _children_cpu_s() - cpu_before
     if proc.returncode != 0:
         raise SystemExit(f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    out: dict[str, Any] = {"wall_s": ended - started,
+    out: dict[str, Any] = {"wall_s": ended - started, "cpu_s": cpu_s,
                            "teardown_s": ended - float(stamp.read_text())}
     written = re.search(r"(\d+)\s*│\s*(\d+)\s*│\s*$", proc.stdout, re.M)
     out["chunks"] = int(written.group(1)) if written else None
@@ -154,40 +164,60 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=500)
     parser.add_argument("--latency-ms", type=float, default=75.0)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--src", default=str(Path(__file__).resolve().parents[2] / "src"))
+    parser.add_argument("--src", action="append",
+                        help="ragloom sources to measure (repeat to compare: runs alternate)")
     args = parser.parse_args()
+    sources = args.src or [str(Path(__file__).resolve().parents[2] / "src")]
     with tempfile.TemporaryDirectory() as tmp, embedder(args.latency_ms / 1000) as (url, srv):
         corpus = Path(tmp) / "corpus"
         make_corpus(corpus, args.files)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RAGLOOM_")}
-        env.update(PYTHONPATH=args.src, RAGLOOM_EMBEDDINGS__BASE_URL=url,
-                   RAGLOOM_EMBEDDINGS__MODEL="all-minilm", NO_COLOR="1", COLUMNS="100")
-        results: dict[str, list[dict[str, Any]]] = {"first": [], "again": [], "help": []}
-        # "imports": one more first ingest under -X importtime (slower: not timed as above)
+        results: dict[str, dict[str, list[dict[str, Any]]]] = {
+            src: {"first": [], "again": [], "help": []} for src in sources}
         for run in range(args.runs):
-            work = Path(tmp) / f"run{run}"
+            for n, src in enumerate(sources):  # alternating: the machine's load hits all alike
+                env = _env(src, url)
+                work = Path(tmp) / f"run{run}-{n}"
+                work.mkdir()
+                rows: dict[str, list[dict[str, Any]]] = results[src]
+                before = srv.requests  # type: ignore[attr-defined]
+                rows["first"].append(run_cli(["ingest", str(corpus)], env, work))
+                rows["first"][-1]["requests"] = srv.requests - before  # type: ignore[attr-defined]
+                rows["again"].append(run_cli(["ingest", str(corpus)], env, work))
+                rows["help"].append(run_cli(["ingest", "--help"], env, work))
+        for n, src in enumerate(sources):
+            # one more first ingest and --help under -X importtime (slower: not timed above)
+            work = Path(tmp) / f"imports-{n}"
             work.mkdir()
-            before = srv.requests  # type: ignore[attr-defined]
-            results["first"].append(run_cli(["ingest", str(corpus)], env, work))
-            results["first"][-1]["requests"] = srv.requests - before  # type: ignore[attr-defined]
-            results["again"].append(run_cli(["ingest", str(corpus)], env, work))
-            results["help"].append(run_cli(["ingest", "--help"], env, work,
-                                           importtime=run == 0))
-        work = Path(tmp) / "imports"
-        work.mkdir()
-        results["imports"] = [run_cli(["ingest", str(corpus)], env, work, importtime=True)]
-        print(f"corpus: {args.files} files, {results['first'][0]['chunks']} chunks; embedder"
-              f" {args.latency_ms:.0f} ms/request; default (edge) store; sources {args.src}")
-        for name, rows in results.items():
-            walls = [r["wall_s"] for r in rows]
-            tear = [r["teardown_s"] for r in rows]
-            print(f"{name:6s} wall median {statistics.median(walls):.2f} s"
-                  f" (runs {', '.join(f'{w:.2f}' for w in walls)});"
-                  f" teardown median {statistics.median(tear) * 1000:.0f} ms")
-            if "import_s" in rows[0]:
-                print(f"       imports {rows[0]['import_s']:.2f} s (sum of -X importtime self"
-                      f" times); heavy modules imported: {rows[0]['heavy'] or 'none'}")
-        print(f"embed requests in a first ingest: {results['first'][0]['requests']}")
+            results[src]["imports"] = [
+                run_cli(["ingest", str(corpus)], _env(src, url), work, importtime=True)]
+            results[src]["help imports"] = [
+                run_cli(["ingest", "--help"], _env(src, url), work, importtime=True)]
+        for src in sources:
+            _print(src, results[src], args)
+
+
+def _env(src: str, url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGLOOM_")}
+    env.update(PYTHONPATH=src, RAGLOOM_EMBEDDINGS__BASE_URL=url,
+               RAGLOOM_EMBEDDINGS__MODEL="all-minilm", NO_COLOR="1", COLUMNS="100")
+    return env
+
+
+def _print(src: str, results: dict[str, list[dict[str, Any]]], args: Any) -> None:
+    first = results["first"][0]
+    print(f"== sources {src}: {args.files} files, {first['chunks']} chunks, {first['requests']}"
+          f" embed requests; embedder {args.latency_ms:.0f} ms/request; default (edge) store")
+    for name, rows in results.items():
+        walls = [r["wall_s"] for r in rows]
+        line = (f"{name:12s} wall median {statistics.median(walls):.2f} s, min {min(walls):.2f}"
+                f" (runs {', '.join(f'{w:.2f}' for w in walls)});"
+                f" cpu median {statistics.median(r['cpu_s'] for r in rows):.2f} s;"
+                f" teardown median"
+                f" {statistics.median(r['teardown_s'] for r in rows) * 1000:.0f} ms")
+        if "import_s" in rows[0]:
+            line = (f"{name:12s} imports {rows[0]['import_s']:.2f} s (sum of -X importtime self"
+                    f" times); heavy modules imported: {', '.join(rows[0]['heavy']) or 'none'}")
+        print(line)
 
 
 if __name__ == "__main__":
