@@ -242,6 +242,51 @@ def test_auto_pull_twins(auto_pull: bool, facts_asked: list[str]) -> None:
     assert got_sync[0] == ("returned" if auto_pull else "raised")
 
 
+# --- pull_model / apull_model ----------------------------------------------------------------
+
+def _registry(request: httpx.Request, n: int) -> httpx.Response:
+    model = json.loads(request.content)["model"]
+    if model == "nosuch":
+        return httpx.Response(500, json={"error": "pull model manifest: file does not exist"})
+    lines = [{"status": "pulling manifest"},
+             {"status": "downloading", "digest": "sha256:1", "total": 10, "completed": 10},
+             {"status": "success"}]
+    return httpx.Response(200, content=b"".join(json.dumps(x).encode() + b"\n"
+                                                for x in lines))
+
+
+@pytest.mark.parametrize("model", ["all-minilm", "nosuch"])
+def test_pull_twins(model: str) -> None:
+    import ollama
+
+    from ragloom.providers._ollama_pull import apull_model, pull_model
+
+    def make(script: Script) -> tuple[Callable[[], Any], Callable[[], Any]]:
+        seen: list[Any] = []
+
+        def sync_call() -> Any:
+            client = ollama.Client(host="http://ollama:11434",
+                                   transport=httpx.MockTransport(script))
+            pull_model(model, client=client, on_progress=lambda p: seen.append(p.status))
+            return seen
+
+        async def async_call() -> Any:
+            client = ollama.AsyncClient(host="http://ollama:11434",
+                                        transport=httpx.MockTransport(script))
+            await apull_model(model, client=client, on_progress=lambda p: seen.append(p.status))
+            return seen
+
+        return sync_call, async_call
+
+    (got_sync, sent_sync), (got_async, sent_async) = _twins(make, _registry)
+    assert got_sync == got_async
+    assert sent_sync == sent_async
+    if model == "nosuch":
+        assert got_sync[:2] == ("raised", ModelNotFound.__name__)
+    else:
+        assert got_sync == ("returned", ["pulling manifest", "downloading", "success"])
+
+
 # --- RagloomChatOpenAI: _generate / _agenerate (one translating wrapper) ---------------------
 
 def _openai_server(request: httpx.Request, n: int) -> httpx.Response:
