@@ -18,6 +18,7 @@ from langchain_core.language_models import FakeListChatModel
 
 from ragloom import build_rag_chain, build_retriever
 from ragloom._access import User, visible
+from ragloom.store import close_clients
 from tests.test_tenants import ENGINES, PATHS, as_config, seeded
 
 FEES = [
@@ -33,6 +34,15 @@ FEES = [
              metadata={"source": "public.md"}),
 ]
 QUESTION = "What is the Acme support fee per month?"
+
+
+@pytest.fixture(autouse=True)
+def _release_stores() -> Any:
+    # Embedded shards live in tmp_path: close them before pytest removes the folder,
+    # not at interpreter exit.
+    yield
+    close_clients()
+
 # The model "invents" the other tenant's figure: only that tenant's chunk grounds it.
 ANSWER = "The Acme support fee is 250 EUR per month [1]."
 ACME_STAFF = User(tenant="acme", groups=["sales"])
