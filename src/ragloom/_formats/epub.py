@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import posixpath
+import warnings
 import zipfile
 from typing import Any
 
@@ -30,10 +31,12 @@ __all__ = ["load_epub"]
 
 
 def _xml(archive: zipfile.ZipFile, name: str) -> Any:
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 
     try:
-        return BeautifulSoup(archive.read(name), "html.parser")
+        with warnings.catch_warnings():  # html.parser reads the package XML well enough
+            warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+            return BeautifulSoup(archive.read(name), "html.parser")
     except KeyError:
         raise LoadError(f"corrupt EPUB file: {name!r} is missing") from None
 
@@ -55,9 +58,11 @@ def _spine(archive: zipfile.ZipFile) -> tuple[str, list[str]]:
 
 
 def _chapter_markdown(html: bytes) -> str:
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 
-    soup = BeautifulSoup(html, "html.parser")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(html, "html.parser")
     for tag in soup(["script", "style", "head"]):
         tag.decompose()
     html_tables_to_markdown(soup)
