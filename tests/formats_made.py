@@ -112,7 +112,8 @@ def make_jsonl(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _message(subject: str, body: str, sender: str = "ana@example.com") -> email.message.EmailMessage:
+def _message(subject: str, body: str,
+             sender: str = "ana@example.com") -> email.message.EmailMessage:
     message = email.message.EmailMessage()
     message["From"] = sender
     message["To"] = "team@example.com"

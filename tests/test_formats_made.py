@@ -123,7 +123,7 @@ def test_mbox_one_section_per_message(made: dict[str, Path]) -> None:
 
 def test_epub_chapters_in_spine_order_with_heading_path(made: dict[str, Path]) -> None:
     found = sections(made["book.epub"])
-    text, meta = holding(found, sentence("book.epub"))
+    _, meta = holding(found, sentence("book.epub"))
     assert meta == {"chapter": 2, "title": "Field Guide", "heading": "Whales > Narwhals",
                     "location": "chapter 2, §Narwhals"}
     assert [m["chapter"] for _, m in found] == sorted(m["chapter"] for _, m in found)
@@ -148,7 +148,7 @@ def test_code_split_at_definitions_with_line_ranges(made: dict[str, Path]) -> No
     lines = made["tool.py"].read_text().splitlines()
     assert lines[meta["line_start"] - 1].startswith("def audit()")
     assert meta["location"] == f"lines {meta['line_start']}\u2013{meta['line_end']} (audit)"
-    go_text, go_meta = holding(sections(made["server.go"], chunk_size=150, chunk_overlap=0),
+    _, go_meta = holding(sections(made["server.go"], chunk_size=150, chunk_overlap=0),
                                sentence("server.go"))
     assert go_meta["language"] == "go" and go_meta["symbol"] == "audit"
 
