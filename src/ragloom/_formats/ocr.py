@@ -64,7 +64,8 @@ def ocr_pdf_pages(data: bytes, numbers: list[int], context: LoadContext,
         context.notes.append(f"{which} without a text layer skipped (ingest.ocr is off)")
         return []
     if tesseract_version() is None:
-        reason = f"{which} without a text layer need OCR: {INSTALL_HINT}"
+        verb = "needs" if len(numbers) == 1 else "need"
+        reason = f"{which} without a text layer {verb} OCR: {INSTALL_HINT}"
         if whole or context.ocr == "on":
             raise LoadError(f"PDF without a text layer (a scan?): {reason}")
         context.notes.append(reason)
