@@ -64,7 +64,7 @@ def test_password_protected_office_file_is_named_as_such(name: str) -> None:
 def test_truncated_docx_is_reported_corrupt(tmp_path: Path) -> None:
     make_docx(tmp_path / "r.docx")
     data = (tmp_path / "r.docx").read_bytes()
-    with pytest.raises(LoadError, match="^corrupt DOCX file"):
+    with pytest.raises(LoadError, match=r"^corrupt DOCX file"):
         load("r.docx", data[: len(data) // 2])
 
 
@@ -72,7 +72,7 @@ def test_docx_without_its_document_part_is_reported_corrupt() -> None:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("[Content_Types].xml", "<Types/>")
-    with pytest.raises(LoadError, match="^corrupt DOCX file"):
+    with pytest.raises(LoadError, match=r"^corrupt DOCX file"):
         load("r.docx", out.getvalue())
 
 

@@ -86,7 +86,7 @@ def test_png_image_is_read_by_ocr() -> None:
 
 
 def test_ocr_off_leaves_scans_out_with_a_reason() -> None:
-    with pytest.raises(LoadError, match="ingest.ocr is off"):
+    with pytest.raises(LoadError, match=r"ingest\.ocr is off"):
         load_sections(Path("scan.pdf"), scanned_pdf(), LoadContext(Path("scan.pdf"), ocr="off"))
     context = LoadContext(Path("mixed.pdf"), ocr="off")
     assert [m for _, m in load_sections(Path("mixed.pdf"), mixed_pdf(), context)] == [
