@@ -78,7 +78,7 @@ from ragloom.providers import request_slots
 from ragloom.store import build_vector_store
 
 __all__ = ["CHUNK_NAMESPACE", "INGEST_KEY", "FailedFile", "IngestProgress", "IngestReport",
-           "ProgressCallback", "aingest", "chunk_id", "ingest"]
+           "LoadContext", "LoadError", "ProgressCallback", "aingest", "chunk_id", "ingest"]
 
 _INLINE_BYTES = 256 * 1024
 """Files up to this size are read and hashed on the event loop: a thread hop costs more."""
