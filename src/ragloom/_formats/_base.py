@@ -89,7 +89,7 @@ def need(module: str, extra: str) -> ModuleType:
 
 def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
-    return " ".join(text.split()).replace("|", "\\|")
+    return " ".join(text.split()).replace("|", "\\|")  # line breaks (and \v) become spaces
 
 
 def markdown_table(rows: Sequence[Sequence[Any]]) -> str:
@@ -102,10 +102,10 @@ def markdown_table(rows: Sequence[Sequence[Any]]) -> str:
         | 1 |  |
 
     """
-    if not rows:
-        return ""
+    if not any(_cell(v) for row in rows for v in row):
+        return ""  # an empty (layout) table: nothing to read
     width = max(len(r) for r in rows)
     cells = [[_cell(v) for v in r] + [""] * (width - len(r)) for r in rows]
     lines = ["| " + " | ".join(cells[0]) + " |", "|" + " --- |" * width]
-    lines += ["| " + " | ".join(r) + " |" for r in cells[1:]]
+    lines += ["| " + " | ".join(r) + " |" for r in cells[1:] if any(r)]
     return "\n".join(lines)

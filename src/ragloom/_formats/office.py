@@ -49,7 +49,8 @@ class _Outline:
         self.lines.append("#" * min(level, 6) + " " + title)
 
     def add(self, text: str) -> None:
-        if text.strip():
+        text = text.replace("\ufeff", "").strip()  # a byte-order mark left inside the text
+        if text:
             self.lines.append(text)
 
 
@@ -63,6 +64,16 @@ def _heading_level(style_name: str) -> int | None:
     return None
 
 
+def _docx_row(row: Any) -> list[str]:
+    """A row's cell texts, a merged cell once (python-docx repeats it per grid column)."""
+    cells, seen = [], set()
+    for cell in row.cells:
+        if id(cell._tc) not in seen:
+            seen.add(id(cell._tc))
+            cells.append(cell.text)
+    return cells
+
+
 def load_docx(data: bytes, context: LoadContext) -> list[Section]:
     """A Word document: sections by heading, tables as Markdown."""
     check_zip(data, "DOCX")
@@ -74,7 +85,7 @@ def load_docx(data: bytes, context: LoadContext) -> list[Section]:
         outline = _Outline()
         for block in document.iter_inner_content():
             if isinstance(block, Table):
-                rows = [[cell.text for cell in row.cells] for row in block.rows]
+                rows = [_docx_row(row) for row in block.rows]
                 outline.add(markdown_table(rows))
                 continue
             text = block.text.strip()
@@ -146,7 +157,7 @@ def _shape_texts(shapes: Any) -> Iterator[str]:
         elif getattr(shape, "has_table", False) and shape.has_table:
             yield markdown_table([[c.text for c in row.cells] for row in shape.table.rows])
         elif getattr(shape, "has_text_frame", False) and shape.has_text_frame:
-            yield shape.text_frame.text
+            yield shape.text_frame.text.replace("\v", "\n")  # a line break inside a paragraph
 
 
 def load_pptx(data: bytes, context: LoadContext) -> list[Section]:
