@@ -176,15 +176,20 @@ def ingested(made: dict[str, Path]) -> tuple[RagConfig, Any, Any]:
     folder = next(iter(made.values())).parent
     cfg = sparse_cfg(folder, "made_formats")
     store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=8))
-    report = ingest([folder], cfg, store=store, glob="**/*")
-    return cfg, store, report
+    events: list[Any] = []
+    report = ingest([folder], cfg, store=store, glob="**/*", on_progress=events.append)
+    return cfg, store, (report, events)
 
 
 def test_a_folder_of_every_format_lands(ingested: tuple[RagConfig, Any, Any]) -> None:
-    _, _, report = ingested
+    _, _, (report, events) = ingested
     assert report.failed == [] and report.added == len(MARKERS)
     assert report.notes == [] and report.skipped == {}
-    assert report.pages >= len(MARKERS)
+    # pages: 2 slides, 2 sheets' row groups, 2 messages, 3 cells, 5 records, ...
+    assert report.pages >= 2 * len(MARKERS)
+    counts = [e.pages_done for e in events]
+    assert counts == sorted(counts) and counts[-1] == report.pages  # the bar counts pages
+    assert events[-1].files_done == len(MARKERS)
 
 
 @pytest.mark.parametrize("name", sorted(MARKERS))
