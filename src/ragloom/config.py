@@ -398,6 +398,9 @@ class GuardSettings(_Section):
     screen: Literal["off", "fence", "drop"] = "fence"
     """Retrieved chunks that carry instructions: `fence` keeps them marked as untrusted,
     `drop` removes them; either way they are reported in the output's `checks`."""
+    screen_level: Literal["standard", "strict"] = "standard"
+    """How eagerly `screen` flags: `strict` catches more planted instructions and flags
+    more ordinary text about prompts (measured rates: docs/security.md, "Screening")."""
     phone_region: str | None = None
     """Redaction: ISO 3166 two-letter region (`US`, `DE`, ...; any case) for phone numbers
     written without `+country`."""
