@@ -173,3 +173,19 @@ def test_a_folder_of_bad_files_still_lands_the_good_one(tmp_path: Path) -> None:
     everything = ingest([tmp_path], cfg, store=store, glob="**/*")
     assert everything.added == 1 and everything.unchanged == 1
     assert everything.notes == ["2 files skipped: .key has no loader"]
+
+
+def test_cli_prints_the_skipped_suffixes_once_and_not_the_store(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ragloom.cli import app
+
+    (tmp_path / "a.txt").write_text("Badges open the north door.")
+    for n in range(12):
+        (tmp_path / f"deck{n}.key").write_bytes(b"keynote")
+    env = {"RAGLOOM_RETRIEVAL__MODE": "sparse", "RAGLOOM_QDRANT__COLLECTION": "cli_notes",
+           "RAGLOOM_QDRANT__LOCATION": str(tmp_path / "store")}  # a store inside the folder
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path)], env=env)
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("note:")]
+    assert notes == ["note: 12 files skipped: .key has no loader"]

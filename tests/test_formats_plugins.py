@@ -32,6 +32,17 @@ def wrong(data, context):
 
 def png(data, context):
     return [("a png seen by the plugin", {})]
+
+import time
+EVENTS = []
+
+def timed(data, context):
+    """Sleeps (as a C library or I/O would, outside the GIL) when the text says so."""
+    EVENTS.append(("start", context.path.name, time.perf_counter()))
+    if data.startswith(b"slow"):
+        time.sleep(1.5)
+    EVENTS.append(("end", context.path.name, time.perf_counter()))
+    return [(data.decode() + " " + context.path.stem, {})]
 '''
 
 
@@ -49,6 +60,7 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         .wrong = ragloom_keynote:wrong
         .missing = ragloom_keynote_gone:load
         image/png = ragloom_keynote:png
+        .timed = ragloom_keynote:timed
         """))
     (site / "ragloom_keynote.py").write_text(PLUGIN)
     monkeypatch.syspath_prepend(str(site))
@@ -102,7 +114,7 @@ def test_a_failing_plugin_is_a_reason_not_a_crash(name: str, reason: str) -> Non
 @pytest.mark.usefixtures("plugin")
 def test_doctor_lists_the_plugin_loaders() -> None:
     [listed] = [c for c in format_checks(RagConfig()) if c.name == "loaders"]
-    assert "; ragloom-keynote: .broken .key .missing .wrong" in listed.detail
+    assert "; ragloom-keynote: .broken .key .missing .timed .wrong" in listed.detail
     assert listed.detail.startswith("ragloom: .csv .docx")
 
 
@@ -146,3 +158,23 @@ def test_format_libraries_are_imported_only_when_a_file_needs_them() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.usefixtures("plugin")
+def test_a_slow_file_does_not_hold_up_the_parsing_of_the_next(tmp_path: Path) -> None:
+    import ragloom_keynote  # type: ignore[import-not-found]
+
+    (tmp_path / "a.timed").write_text("slow")
+    for name in ("b", "c", "d"):
+        (tmp_path / f"{name}.timed").write_text("fast")
+    cfg = RagConfig(qdrant={"location": ":memory:", "collection": "slow_file"},
+                    retrieval={"mode": "sparse"}, ingest={"root": str(tmp_path)})
+    store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=8))
+    report = ingest([tmp_path], cfg, store=store, glob="**/*.timed")
+    assert report.added == 4
+    times = {(kind, name): at for kind, name, at in ragloom_keynote.EVENTS}
+    slow_end = times["end", "a.timed"]
+    # b, c and d were parsed while a.timed was still being parsed, not after it.
+    assert all(times["end", f"{n}.timed"] < slow_end for n in "bcd"), ragloom_keynote.EVENTS
+    hits = store.similarity_search("fast", k=4)
+    assert sorted(d.metadata["source"] for d in hits) == ["b.timed", "c.timed", "d.timed"]

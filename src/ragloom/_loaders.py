@@ -109,7 +109,7 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 
 
 def _walk(root: str, regexes: list[re.Pattern[str]], unreadable: list[OSError],
-          left_out: Counter[str]) -> list[Path]:
+          left_out: Counter[str], skip: frozenset[str] = frozenset()) -> list[Path]:
     found, visited = [], set()
     for folder, dirs, names in os.walk(root, onerror=unreadable.append, followlinks=True):
         try:
@@ -122,7 +122,8 @@ def _walk(root: str, regexes: list[re.Pattern[str]], unreadable: list[OSError],
             dirs.clear()
             continue
         visited.add((info.st_dev, info.st_ino))
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = [d for d in dirs if not d.startswith(".")
+                   and not (skip and os.path.realpath(os.path.join(folder, d)) in skip)]
         prefix = os.path.relpath(folder, root).replace(os.sep, "/")
         prefix = "" if prefix == "." else prefix + "/"
         for name in names:
@@ -139,21 +140,25 @@ def _walk(root: str, regexes: list[re.Pattern[str]], unreadable: list[OSError],
 
 def discover(roots: Iterable[str | os.PathLike[str]], patterns: list[str],
              unreadable: list[OSError] | None = None,
-             left_out: Counter[str] | None = None) -> Iterator[Path]:
+             left_out: Counter[str] | None = None,
+             skip: Iterable[str] = ()) -> Iterator[Path]:
     """Files to ingest: named files as given, folders searched with glob `patterns`.
 
     Inside folders, names starting with a dot are skipped (files and folders). Results
     are unique and sorted within each root; a missing root is yielded as is (the
     caller reports it). Folders that cannot be listed are appended to `unreadable`
     (the error, with its `filename`), so the caller can report them; files the
-    patterns leave out are counted by suffix in `left_out`.
+    patterns leave out are counted by suffix in `left_out`. Folders in `skip` (real
+    paths: the store's own folder) are not searched.
     """
     regexes = [glob_regex(p) for p in patterns]
     seen: set[str] = set()
     errors = unreadable if unreadable is not None else []
     counted: Counter[str] = left_out if left_out is not None else Counter()
+    skipped = frozenset(os.path.realpath(folder) for folder in skip)
     for root in roots:
-        found = (_walk(os.fspath(root), regexes, errors, counted) if os.path.isdir(root)
+        found = (_walk(os.fspath(root), regexes, errors, counted, skipped)
+                 if os.path.isdir(root)
                  else [Path(root)])
         for path in found:
             key = os.path.abspath(path)

@@ -340,7 +340,8 @@ class _Run:
         roots = [os.path.realpath(r) for r in roots]  # `..` and symbolic links, once
         left_out: Counter[str] = Counter()
         files = sorted({source_id(p, self.root): p
-                        for p in discover(roots, patterns, unreadable, left_out)}.items())
+                        for p in discover(roots, patterns, unreadable, left_out,
+                                          self._store_folder())}.items())
         files = [(source, path) for source, path in files if self._named_in_utf8(source)]
         self.files_total = len(files)
         self._emit()  # the files found, from the first second
@@ -367,6 +368,11 @@ class _Run:
         self.report.duration_s = time.perf_counter() - self.started
         self._emit()
         return self.report
+
+    def _store_folder(self) -> list[str]:
+        """An embedded store's folder: never searched for files (nor counted as skipped)."""
+        q = self.cfg.qdrant
+        return [q.location] if not q.url and q.location != ":memory:" else []
 
     async def _adopt_root(self) -> None:
         """Rename stored sources named against another root (recorded in the collection).
