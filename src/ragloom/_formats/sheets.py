@@ -22,7 +22,7 @@ from typing import Any
 
 from ragloom._formats._base import LoadContext, LoadError, Section, markdown_table, need
 from ragloom._formats._zip import check_zip
-from ragloom._formats.text import decode
+from ragloom._formats.text import decode_error, text_stream
 
 __all__ = ["load_csv", "load_tsv", "load_xlsx", "row_sections"]
 
@@ -77,19 +77,26 @@ def row_sections(rows: Iterable[tuple[int, Sequence[Any]]], budget: int,
 
 
 def _delimited(data: bytes, context: LoadContext, delimiter: str | None) -> list[Section]:
-    text = decode(data)
+    # Read as a stream: a 100 MB file is never held decoded in full (nor as a StringIO,
+    # which stores 4 bytes a character).
+    stream = text_stream(data)
     if delimiter is None:
         try:
-            delimiter = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|").delimiter
+            delimiter = csv.Sniffer().sniff(stream.read(8192), delimiters=",;\t|").delimiter
         except csv.Error:
             delimiter = ","
+        except UnicodeDecodeError as exc:
+            raise decode_error(exc) from None
+        stream.seek(0)
     csv.field_size_limit(min(sys.maxsize, _MAX_FIELD))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(stream, delimiter=delimiter)
     try:
         sections = row_sections(((reader.line_num, row) for row in reader),
                                 context.chunk_size, {}, "")
     except csv.Error as exc:
         raise LoadError(f"malformed CSV at line {reader.line_num}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise decode_error(exc) from None
     context.pages += len(sections)
     return sections
 

@@ -17,7 +17,8 @@ from langchain_text_splitters import MarkdownHeaderTextSplitter
 
 from ragloom._formats._base import LoadContext, LoadError, Section, markdown_table
 
-__all__ = ["MARKDOWN_HEADERS", "decode", "load_html", "load_markdown", "load_pdf", "load_text"]
+__all__ = ["MARKDOWN_HEADERS", "decode", "decode_error", "load_html", "load_markdown",
+           "load_pdf", "load_text", "text_stream"]
 
 MARKDOWN_HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
 _BOMS = (
@@ -45,6 +46,26 @@ def decode(data: bytes) -> str:
             f"encoding problem: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start});"
             " convert it, e.g. iconv -f latin1 -t utf-8"
         ) from None
+
+
+def text_stream(data: bytes) -> io.TextIOWrapper:
+    """A lazily decoded text stream over `data` (BOM's encoding, else UTF-8; newline="").
+
+    For big files (a 100 MB CSV): no decoded copy of the whole file is made. A decoding
+    error surfaces while reading, as `UnicodeDecodeError`; `decode_error` explains it.
+    """
+    encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), None)
+    if encoding is None:
+        if b"\x00" in data[:65536]:
+            raise LoadError("binary file (contains NUL bytes), not text")
+        encoding = "utf-8"
+    return io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+
+
+def decode_error(exc: UnicodeDecodeError) -> LoadError:
+    """The `LoadError` for text that is not in its encoding."""
+    return LoadError(f"encoding problem: not valid {exc.encoding} ({exc.reason}); convert it,"
+                     " e.g. iconv -f latin1 -t utf-8")
 
 
 def load_text(data: bytes, context: LoadContext) -> list[Section]:
