@@ -213,3 +213,14 @@ def test_a_location_label_is_screened_like_a_file_name() -> None:
     [fenced] = state["sources"]
     assert fenced.metadata["flagged_label"] is True
     assert "PWNED" not in format_context([fenced])
+
+
+def test_the_default_glob_finds_the_same_files_in_this_repository_as_before() -> None:
+    # The README's main job, the docs examples and the real-model tier ingest docs/
+    # (notebooks, scripts and data files inside): the new formats must not change that.
+    from ragloom._loaders import discover
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    before = ["**/*.txt", "**/*.md", "**/*.markdown", "**/*.html", "**/*.htm", "**/*.pdf"]
+    assert list(discover([docs], RagConfig().ingest.glob)) == list(discover([docs], before))
+    assert any(docs.glob("notebooks/*.ipynb"))  # it does hold files of the new loaders

@@ -418,8 +418,10 @@ class GuardSettings(_Section):
 
 
 DOCUMENT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".odt",
-                     ".pptx", ".xlsx", ".csv", ".tsv", ".epub", ".ipynb", ".eml", ".mbox")
-"""Suffixes `ingest.glob` picks up by default (the same as `ragloom._formats`' list)."""
+                     ".pptx", ".xlsx", ".csv", ".tsv", ".epub", ".eml", ".mbox")
+"""Suffixes `ingest.glob` picks up by default. Code, notebooks, JSON and images have
+loaders too, but are opted into: a docs folder's scripts, notebooks, data files and
+screenshots are rarely meant as its content (this repository's `docs/` holds all four)."""
 
 
 class IngestSettings(_Section):
@@ -433,8 +435,8 @@ class IngestSettings(_Section):
         default_factory=lambda: [f"**/*{suffix}" for suffix in DOCUMENT_SUFFIXES]
     )
     """Patterns of files picked up inside a folder (default: the document formats; code,
-    JSON and images are read too when added, e.g. `**/*.py`). Other files found there are
-    counted in the ingest report by suffix."""
+    notebooks, JSON and images are read too when added, e.g. `**/*.py`). Other files found
+    there are counted in the ingest report by suffix."""
     ocr: Literal["auto", "on", "off"] = "auto"
     """OCR (Tesseract) of PDF pages without a text layer and of images: auto (when
     Tesseract is installed; else the report names the pages), on (required), off."""
