@@ -266,9 +266,22 @@ def _normalised(text: str) -> str:
 class CheckAnswer(Guard):
     """Report an answer that is empty or only repeats the prompt (question or instructions).
 
+    Repeating the question means a run of the question's own words that covers more than
+    half of them: a short answer the question offers as a choice ("1194" to "443 or
+    1194?") passes.
+
+    Example:
+        >>> state = {"original_question": "443 or 1194?", "answer": "1194", "checks": {}}
+        >>> CheckAnswer().invoke(state)["checks"]["answer"] is None
+        True
+        >>> state = {"original_question": "443 or 1194?", "answer": "443 or 1194", "checks": {}}
+        >>> CheckAnswer().invoke(state)["checks"]["answer"]
+        'repeats_prompt'
+
     `checks["answer"]` becomes `"empty"` or `"repeats_prompt"` and the output's
     `grounded` false; a non-streamed call returns an empty answer instead of the echo
     (a stream has already shown the tokens, so its last chunk carries the report).
+
     """
 
     instructions: str = ""
@@ -280,12 +293,23 @@ class CheckAnswer(Guard):
         problem = None
         if not answer:
             problem = "empty"
-        elif answer in _normalised(state["original_question"]) or (
+        elif _echoes(answer, _normalised(state["original_question"])) or (
             len(answer) >= 20 and answer in _normalised(self.instructions)
         ):
             problem = "repeats_prompt"
         state["checks"]["answer"] = problem
         return state
+
+
+def _echoes(answer: str, question: str) -> bool:
+    """Whether a (normalised) answer repeats the question rather than answering it.
+
+    An echo is a run of the question's own words covering more than half of them; a
+    short answer the question offers ("443 or 1194?" answered "1194") is a pick, not an
+    echo.
+    """
+    words = len(answer.split())
+    return f" {answer} " in f" {question} " and 2 * words > len(question.split())
 
 
 def build_guards(cfg: RagConfig, *, instructions: str = "") -> list[Guard]:
