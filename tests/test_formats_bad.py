@@ -61,6 +61,14 @@ def test_password_protected_office_file_is_named_as_such(name: str) -> None:
         load(name, OLE + b"\0" * 4096)
 
 
+@pytest.mark.parametrize("name", ["example_password.docx", "example_password.xlsx"])
+def test_real_password_protected_files_are_named_as_such(name: str) -> None:
+    # Encrypted by Office; from msoffcrypto-tool's test inputs (tests/data/formats_bad).
+    data = (Path(__file__).parent / "data" / "formats_bad" / name).read_bytes()
+    with pytest.raises(LoadError, match=r"^password-protected or legacy binary"):
+        load(name, data)
+
+
 def test_truncated_docx_is_reported_corrupt(tmp_path: Path) -> None:
     make_docx(tmp_path / "r.docx")
     data = (tmp_path / "r.docx").read_bytes()
