@@ -116,8 +116,10 @@ class RagOutput(TypedDict):
     before the bar), `below_relevance` (chunks under the bar), `context_tokens` and
     `context_dropped` (the sources' estimated tokens in the prompt, and the chunks left
     out by `answer.max_context_tokens`), `mode_by` (what decided `mode`: `relevance_bar`,
-    `marker`, `words`, `answer_check` or `model`), `decision_s` (seconds the mode decision
-    took),
+    `conflict_check`, `marker`, `words`, `number_check`, `self_check`, `answer_check` or
+    `model`), `decision_s` (seconds the mode decision took, the self-check call included),
+    `conflicts` (the sides the conflict check found), `self_check` (the self-check's reply),
+    `attributed` (citation numbers added after the fact, `answer.attribute_citations`),
     `removed_citations` (numbers without a source), `flagged` (chunks with planted
     instructions), `redacted` (placeholders by kind), `answer` (`empty`,
     `repeats_prompt` or None), `cut` (True when a length cap such as `num_predict`
@@ -327,9 +329,9 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         if conflicts:
             # Said first, by the chain: the model's own NOT FOUND or CONFLICT: adds nothing.
             reader.modes.abstain_text = reader.modes.disputed_text = ""
-            sides = ", ".join(
+            sides = ", ".join(dict.fromkeys(
                 f"{value} [{n}]" for conflict in conflicts
-                for value, n in zip(conflict["values"], conflict["sources"], strict=True))
+                for value, n in zip(conflict["values"], conflict["sources"], strict=True)))
             reader.prefix = f"{settings.disputed_text.rstrip('.')}: {sides}. "
         return reader
 
