@@ -122,7 +122,7 @@ def test_no_redaction_for_a_local_ollama(cfg: RagConfig, vcr: Any) -> None:
 def test_planted_instruction_document_is_flagged_and_fenced(cfg: RagConfig, vcr: Any) -> None:
     result = seeded(cfg, docs=[*DOCS, PLANTED]).invoke("When do backups run?")
     assert result["checks"]["flagged"] == [
-        {"source": "planted.md", "rules": ["override", "command", "directive"],
+        {"source": "planted.md", "rules": ["override"],
          "action": "fenced"}]
     planted = next(d for d in result["sources"] if d.metadata["source"] == "planted.md")
     assert planted.metadata["flagged"]

@@ -112,7 +112,8 @@ def test_server_options_passed_on_create(request: pytest.FixtureRequest) -> None
     build_vector_store(cfg, embeddings=CountingEmbeddings(6), client=client)
     kwargs = client.create_collection.call_args.kwargs
     indexed = {c.args[1] for c in client.create_payload_index.call_args_list}
-    assert indexed == {"metadata.source", "metadata.file_hash", "ingest"}
+    assert indexed == {"metadata.source", "metadata.file_hash", "ingest", "metadata.tenant",
+                       "metadata.groups", "metadata.classification"}
     assert kwargs["shard_number"] == 2
     assert kwargs["replication_factor"] == 3
     assert kwargs["vectors_config"] == {

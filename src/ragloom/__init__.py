@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         CollectionMismatch,
         CollectionNotFound,
         ConfigError,
+        IdentityRequired,
         IngestError,
         InvalidInput,
         ModelNotFound,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
         register_provider,
     )
     from ragloom.retrievers import MultiQueryRetriever, RagloomRetriever, build_retriever
+    from ragloom.routing import build_router
     from ragloom.store import build_vector_store, close_clients, copy_collection, get_client
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "ConfigError",
     "EvalResult",
     "FailedFile",
+    "IdentityRequired",
     "IngestError",
     "IngestProgress",
     "IngestReport",
@@ -75,6 +78,7 @@ __all__ = [
     "build_prompt",
     "build_rag_chain",
     "build_retriever",
+    "build_router",
     "build_vector_store",
     "close_clients",
     "copy_collection",
@@ -96,6 +100,7 @@ _dynamic_imports = {
     "CollectionMismatch": "errors",
     "CollectionNotFound": "errors",
     "ConfigError": "errors",
+    "IdentityRequired": "errors",
     "IngestError": "errors",
     "InvalidInput": "errors",
     "ModelNotFound": "errors",
@@ -122,6 +127,7 @@ _dynamic_imports = {
     "MultiQueryRetriever": "retrievers",
     "RagloomRetriever": "retrievers",
     "build_retriever": "retrievers",
+    "build_router": "routing",
     "build_vector_store": "store",
     "close_clients": "store",
     "copy_collection": "store",

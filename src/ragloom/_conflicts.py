@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 from langchain_core.documents import Document
 
+from ragloom._citations import without_citations
+
 __all__ = ["Conflict", "content_words", "find_conflicts", "ungrounded_numbers"]
 
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=[A-Z`\"'(\[])|\n+")
@@ -45,7 +47,6 @@ _WORD = re.compile(r"[a-z][a-z0-9_\-]+")
 _AMOUNT = re.compile(
     r"(?P<cur>[$€£])?\s?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
     r"(?:\s?(?P<unit>%|°\s?[CF]|[a-zA-Z][a-zA-Z\-]*))?")
-_CITATION = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 _STOP = frozenset({
     "a", "an", "and", "are", "as", "at", "be", "been", "by", "can", "do", "does", "for",
     "from", "has", "have", "how", "if", "in", "into", "is", "it", "its", "of", "on", "or",
@@ -269,7 +270,7 @@ def ungrounded_numbers(answer: str, documents: Sequence[Document]) -> list[str]:
     given = {_number(m["num"]) for m in _AMOUNT.finditer(text)}
     given |= {_number(n) for n in re.findall(r"\d+(?:[.,]\d+)*", text)}
     missing = []
-    for match in _AMOUNT.finditer(_CITATION.sub(" ", answer)):
+    for match in _AMOUNT.finditer(without_citations(answer)):
         number = _number(match["num"])
         if len(number.replace(".", "")) >= 2 and number not in given and number not in missing:
             missing.append(number)

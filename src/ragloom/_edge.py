@@ -21,7 +21,8 @@ Edge's indexing threshold (about 6,500 384-d vectors), so a small addition costs
 nothing and stays a fast scan, and with `_SEGMENTS` segments allowed a bigger one is
 indexed as a segment of its own instead of being merged into (and rebuilding) the
 big one. Filters use keyword payload indexes on `metadata.source`,
-`metadata.file_hash` and `ingest`, created with the collection.
+`metadata.file_hash`, `ingest` and the access keys (`metadata.tenant` marked as the
+tenant key, `metadata.groups`, `metadata.classification`), created with the collection.
 """
 
 from __future__ import annotations
@@ -258,11 +259,14 @@ class EdgeClient:
     def create_payload_index(self, collection_name: str, field_name: str,
                              field_schema: Any = None, **_ignored: Any) -> Any:
         coll = self._get(collection_name)
-        schema = getattr(field_schema, "value", field_schema) or "keyword"
+        if isinstance(field_schema, models.KeywordIndexParams):
+            # The tenant key: Edge takes the server's `is_tenant` flag as it is.
+            edge_schema: Any = qe.KeywordIndexParams(is_tenant=field_schema.is_tenant)
+        else:
+            edge_schema = _SCHEMAS[str(getattr(field_schema, "value", field_schema) or "keyword")]
         with coll.lock:
             if field_name not in coll.shard.info().payload_schema:
-                coll.shard.update(qe.UpdateOperation.create_field_index(
-                    field_name, _SCHEMAS[str(schema)]))
+                coll.shard.update(qe.UpdateOperation.create_field_index(field_name, edge_schema))
         return SimpleNamespace(status=models.UpdateStatus.COMPLETED)
 
     # -- writes --------------------------------------------------------------------
@@ -299,6 +303,24 @@ class EdgeClient:
             operation = qe.UpdateOperation.delete_points_by_filter(_filter(flt) or qe.Filter())
         with coll.lock:
             coll.shard.update(operation)
+            coll.unflushed += 1
+        return SimpleNamespace(status=models.UpdateStatus.COMPLETED)
+
+    def set_payload(self, collection_name: str, payload: dict[str, Any], points: Any,
+                    key: str | None = None, **_ignored: Any) -> Any:
+        coll = self._get(collection_name)
+        with coll.lock:
+            coll.shard.update(qe.UpdateOperation.set_payload_by_filter(
+                _filter(points) or qe.Filter(), payload, key))
+            coll.unflushed += 1
+        return SimpleNamespace(status=models.UpdateStatus.COMPLETED)
+
+    def delete_payload(self, collection_name: str, keys: list[str], points: Any,
+                       **_ignored: Any) -> Any:
+        coll = self._get(collection_name)
+        with coll.lock:
+            coll.shard.update(qe.UpdateOperation.delete_payload_by_filter(
+                _filter(points) or qe.Filter(), list(keys)))
             coll.unflushed += 1
         return SimpleNamespace(status=models.UpdateStatus.COMPLETED)
 

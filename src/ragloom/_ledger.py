@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 from qdrant_client import QdrantClient, models
 
+from ragloom._access import ACCESS_KEYS, Access, access_indexes, any_access, same_access
+
 __all__ = ["INGEST_KEY", "PAGE", "ROOT_KEY", "Ledger", "Tally", "is_embedded"]
 
 INGEST_KEY = "ingest"
@@ -96,6 +98,39 @@ class Ledger:
             for key in (f"{self.meta}.source", f"{self.meta}.file_hash", INGEST_KEY):
                 await self.call(self.client.create_payload_index, self.collection, key,
                                 models.PayloadSchemaType.KEYWORD)
+        if not _is_local_mode(self.client):
+            # Access keys: also on Edge collections built before they were indexed.
+            for key, schema in access_indexes(self.meta):
+                await self.call(self.client.create_payload_index, self.collection, key,
+                                schema)
+
+    async def rekey(self, source: str, access: Access) -> bool:
+        """Give a source's points `access` (payload only: no vector is touched).
+
+        Returns whether any point had other access keys (one count when none had).
+        """
+        differing = models.Filter(must=[self.source_in([source])],
+                                  must_not=[same_access(access, self.meta)])
+        found = await self.call(self.client.count, self.collection, count_filter=differing,
+                                exact=True)
+        if not found.count:
+            return False
+        of_source = models.Filter(must=[self.source_in([source])])
+        want = access.metadata()
+        if want:
+            await self.call(self.client.set_payload, self.collection, payload=want,
+                            points=of_source, key=self.meta, wait=True)
+        gone = [f"{self.meta}.{key}" for key in ACCESS_KEYS if key not in want]
+        if gone:
+            await self.call(self.client.delete_payload, self.collection, keys=gone,
+                            points=of_source, wait=True)
+        return True
+
+    async def holds_access(self) -> bool:
+        """Whether any point carries access keys (then unchanged files are re-checked)."""
+        found = await self.call(self.client.count, self.collection,
+                                count_filter=any_access(self.meta), exact=False)
+        return bool(found.count)
 
     async def scroll(self, flt: models.Filter | None, fields: list[str] | bool,
                      with_vectors: bool = False) -> AsyncIterator[Any]:

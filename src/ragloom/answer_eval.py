@@ -209,10 +209,12 @@ def evaluate_chain(
     dataset: str | Path | Iterable[EvalExample | Mapping[str, Any]],
     cfg: RagConfig | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    user: Mapping[str, Any] | None = None,
 ) -> AnswerEvalResult:
     """Evaluate the answers of the chain `cfg` describes (`ragloom eval --answers`).
 
-    `on_progress` is passed on to `evaluate_answers`.
+    `on_progress` is passed on to `evaluate_answers`; `user` (`{"tenant": ...,
+    "groups": [...]}`) asks as that user: only what they may see is retrieved.
 
     Raises:
         ConfigError: The collection is empty (nothing ingested) or the dataset is bad.
@@ -225,7 +227,8 @@ def evaluate_chain(
             f"the Qdrant collection {cfg.qdrant.collection!r} is empty: ingest the corpus"
             " first with the same configuration, e.g. `ragloom ingest tests/data/eval/corpus`"
         )
-    chain = build_rag_chain(cfg, retriever=build_retriever(cfg, store))
+    chain = build_rag_chain(cfg, retriever=build_retriever(cfg, store),
+                            user=dict(user) if user is not None else None)
     settings = {
         "llm": f"{cfg.llm.provider}:{cfg.llm.model}",
         "embeddings": f"{cfg.embeddings.provider}:{cfg.embeddings.model}",
@@ -233,5 +236,6 @@ def evaluate_chain(
         "k": cfg.retrieval.k,
         "min_relevance": cfg.relevance_bar(),
         "collection": cfg.qdrant.collection,
+        **({"user": dict(user)} if user is not None else {}),
     }
     return evaluate_answers(chain, dataset, settings=settings, on_progress=on_progress)

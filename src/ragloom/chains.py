@@ -11,10 +11,11 @@ model and says `grounded: False`. The chunks that count are bounded by
 `answer.max_context_tokens`, lowest-ranked dropped first. `mode` is `answered`,
 `abstained` (nothing relevant, or the model found no answer in the sources) or `disputed`
 (the sources disagree), read from the prompt's markers (see `ragloom._modes`);
-`checks["mode_by"]` says what decided it. Citations `[n]` without a source are removed
-from the answer. Guards (`ragloom.guards`) screen the context, redact secrets and check
-the answer. Streaming yields `{"question", "sources"}` first, then `{"answer": token}`
-chunks, then `{"citations", "grounded", "mode", "checks"}`.
+`checks["mode_by"]` says what decided it. Citations (`[n]`, `[1-2]`, `【1】`; not in
+code, not links) without a source are removed from the answer. Guards (`ragloom.guards`)
+screen the context, redact secrets and check the answer. Streaming yields `{"question",
+"sources"}` first, then `{"answer": token}` chunks, then `{"citations", "grounded",
+"mode", "checks"}`; citations are judged alike wherever the tokens are cut.
 
 Example:
     >>> from ragloom import build_rag_chain
@@ -44,15 +45,17 @@ from langchain_core.runnables import (
 )
 from typing_extensions import NotRequired
 
+from ragloom._access import User
 from ragloom._attribution import attribute
 from ragloom._budget import fit_context
 from ragloom._citations import AnswerFilter, sources_footer
 from ragloom._conflicts import find_conflicts, ungrounded_numbers
 from ragloom._cut import answer_piece
+from ragloom._identity import resolve_user, user_config
 from ragloom._modes import Mode, ModeFilter, abstains_in_words, disputes_in_words
 from ragloom._self_check import check_answer
 from ragloom.config import AnswerSettings, RagConfig, load_config
-from ragloom.errors import InvalidInput
+from ragloom.errors import ConfigError, InvalidInput
 from ragloom.guards import Guard, build_guards
 from ragloom.prompts import (
     DEFAULT_SYSTEM_TEMPLATE,
@@ -63,6 +66,7 @@ from ragloom.prompts import (
 from ragloom.providers import build_chat_model
 from ragloom.redaction import VAULT_KEY, Vault, message_texts, redacting, with_vault
 from ragloom.retrievers import build_retriever
+from ragloom.routing import Router, build_router
 
 __all__ = ["RagInput", "RagOutput", "build_rag_chain"]
 
@@ -116,14 +120,16 @@ class RagOutput(TypedDict):
     before the bar), `below_relevance` (chunks under the bar), `context_tokens` and
     `context_dropped` (the sources' estimated tokens in the prompt, and the chunks left
     out by `answer.max_context_tokens`), `mode_by` (what decided `mode`: `relevance_bar`,
-    `conflict_check`, `marker`, `words`, `number_check`, `self_check`, `answer_check` or
-    `model`), `decision_s` (seconds the mode decision took, the self-check call included),
-    `conflicts` (the sides the conflict check found), `self_check` (the self-check's reply),
-    `attributed` (citation numbers added after the fact, `answer.attribute_citations`),
+    `conflict_check`, `marker`, `words`, `number_check`, `self_check`, `answer_check`,
+    `routing` or `model`), `decision_s` (seconds the mode decision took, the self-check
+    call included), `conflicts` (the sides the conflict check found), `self_check` (the
+    self-check's reply), `attributed` (citation numbers added after the fact,
+    `answer.attribute_citations`),
     `removed_citations` (numbers without a source), `flagged` (chunks with planted
     instructions), `redacted` (placeholders by kind), `answer` (`empty`,
     `repeats_prompt` or None), `cut` (True when a length cap such as `num_predict`
-    stopped the answer before its end)."""
+    stopped the answer before its end); with `routing.models`: `model` (the one that
+    answered), `route_reason` (why it was allowed) and `refused` (no allowed model)."""
 
 
 _INPUT_FORMS = ("a question string, or {'question': str, 'chat_history': [...]} where each"
@@ -266,6 +272,8 @@ class _Reader:
             decision: tuple[Mode, str] = ("abstained", "relevance_bar")
         elif checks.get("answer"):
             decision = ("abstained", "answer_check")
+        elif checks.get("refused"):
+            decision = ("abstained", "routing")
         elif checks.get("conflicts"):
             decision = ("disputed", "conflict_check")
         elif self.modes.marker is not None:
@@ -301,8 +309,9 @@ class _Reader:
 class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
     """Verify citations, run the guards on the answer, and shape the output.
 
-    Streaming passes the answer tokens through as they come (holding back only an
-    unclosed `[...`), so the sources chunk comes first and the citations chunk last.
+    Streaming passes the answer tokens through as they come (holding back only what a
+    later token could still change, see `ragloom._citations`), so the sources chunk comes
+    first, the citations chunk last, and the citations are judged as `invoke` judges them.
     """
 
     def __init__(self, guards: Sequence[Guard], settings: AnswerSettings,
@@ -449,6 +458,8 @@ def build_rag_chain(
     retriever: BaseRetriever | None = None,
     prompt: BasePromptTemplate[Any] | str | None = None,
     guards: Sequence[Guard] | None = None,
+    user: User | dict[str, Any] | None = None,
+    require_user: bool = False,
 ) -> Runnable[str | dict[str, Any], dict[str, Any]]:
     """Build the retrieval-augmented answer chain.
 
@@ -459,6 +470,9 @@ def build_rag_chain(
         prompt: A ready prompt or template text; default `build_prompt(cfg)`.
         guards: Checks around the model (see `ragloom.guards`); default
             `build_guards(cfg)`, what `cfg.guards` switches on. `[]` runs none.
+        user: The user every call is made for (`{"tenant": ..., "groups": [...]}`);
+            default: each call's `config["configurable"]["ragloom_user"]`, if any.
+        require_user: Refuse a call without a user (`IdentityRequired`).
 
     Returns:
         A Runnable from a question (or `RagInput`) to `RagOutput`.
@@ -481,11 +495,24 @@ def build_rag_chain(
 
     """
     cfg = cfg if cfg is not None else load_config()
+    bound = User.parse(user, where="user") if user is not None else None
+    router = build_router(cfg) if llm is None and cfg.routing.models else None
+    if router is not None:
+        # Question-only steps (condensing, multi-query) see the chat history, which may
+        # hold earlier answers from confidential context: a local model when there is one.
+        llm = router.models[router.first_local or router.order[0]]
     # One place decides redaction for every model call below (answer, condense,
     # multi-query): the wrapper, from the destination of the model actually called.
+    # The router's models are wrapped the same way (`build_router`).
     llm = redacting(llm if llm is not None else build_chat_model(cfg), cfg.guards.redact,
                     cfg.guards.phone_region)
-    retriever = retriever if retriever is not None else build_retriever(cfg, llm=llm)
+    if retriever is None:
+        retriever = build_retriever(cfg, llm=llm, require_user=require_user)
+    elif (bound is not None or require_user) and not _enforces_identity(retriever):
+        raise ConfigError(
+            f"user= and require_user= need a retriever ragloom builds (got"
+            f" {type(retriever).__name__}, which cannot apply the access filter): pass"
+            " build_retriever(cfg), or leave the retriever out")
     answer_prompt = prompt if isinstance(prompt, BasePromptTemplate) else build_prompt(cfg, prompt)
     guards = list(guards) if guards is not None else build_guards(
         cfg, instructions=DEFAULT_SYSTEM_TEMPLATE)
@@ -511,20 +538,22 @@ def build_rag_chain(
         return {**state, "vault": vault}, with_vault(config, vault)
 
     def retrieve(value: str | dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        config = user_config(config, resolve_user(config, bound, require=require_user))
         state, config = _start(value, config)
         query = state["question"]
         if state["chat_history"]:
             query = condense.invoke(_condense_inputs(state), config).strip() or query
         documents = retriever.invoke(_restored(query, state, guards), config)
-        return _with_context(state, documents, cfg, guards, config)
+        return _routed(_with_context(state, documents, cfg, guards, config), router, guards)
 
     async def aretrieve(value: str | dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        config = user_config(config, resolve_user(config, bound, require=require_user))
         state, config = _start(value, config)
         query = state["question"]
         if state["chat_history"]:
             query = (await condense.ainvoke(_condense_inputs(state), config)).strip() or query
         documents = await retriever.ainvoke(_restored(query, state, guards), config)
-        return _with_context(state, documents, cfg, guards, config)
+        return _routed(_with_context(state, documents, cfg, guards, config), router, guards)
 
     model_answer = answer_prompt | llm  # messages: _Finish reads the text and `cut`
     abstain_text = cfg.answer.abstain_text
@@ -533,13 +562,27 @@ def build_rag_chain(
         # No source counts: answer without calling the chat model.
         if not state["sources"]:
             return abstain_text
-        return model_answer.with_config(configurable={VAULT_KEY: state["vault"]})
+        if router is None:
+            return model_answer.with_config(configurable={VAULT_KEY: state["vault"]})
+        route = state["route"]
+        if route.refused:  # no allowed model: none is called
+            state["checks"]["refused"] = True
+            return cfg.routing.refuse_text
+        routed = answer_prompt | router.runnable(route, state["checks"])
+        return routed.with_config(configurable={VAULT_KEY: state["vault"]})
 
     def self_check(state: dict[str, Any], answer: str) -> dict[str, bool] | None:
-        # The model's own text (placeholders intact), through the same redacting model.
+        # The model's own text (placeholders intact), through the same redacting model;
+        # with routing, the first model allowed to read these sources (JSON asked in words).
         config: RunnableConfig = {"configurable": {VAULT_KEY: state["vault"]}}
-        return check_answer(llm, state["question"], state["context"], answer, config,
-                            structured=cfg.llm.provider == "ollama")
+        if router is None:
+            return check_answer(llm, state["question"], state["context"], answer, config,
+                                structured=cfg.llm.provider == "ollama")
+        route = state["route"]
+        if route.refused:
+            return None
+        return check_answer(router.models[route.models[0]], state["question"],
+                            state["context"], answer, config)
 
     chain = (
         RunnableLambda(retrieve, afunc=aretrieve, name="retrieve")
@@ -548,3 +591,22 @@ def build_rag_chain(
                   checker=self_check if cfg.answer.self_check else None)
     )
     return chain.with_config(run_name="rag_chain")
+
+
+def _routed(state: dict[str, Any], router: Router | None,
+            guards: Sequence[Guard]) -> dict[str, Any]:
+    """Pick the models allowed to read this context (`routing`); say which and why."""
+    if router is None:
+        return state
+    texts = [_restored(doc.page_content, state, guards) for doc in state["sources"]]
+    route = router.route(state["sources"], texts)
+    state["checks"].update(model=None, route_reason=route.reason, refused=route.refused)
+    return {**state, "route": route}
+
+
+def _enforces_identity(retriever: BaseRetriever) -> bool:
+    from ragloom.retrievers import MultiQueryRetriever, RagloomRetriever
+
+    if isinstance(retriever, MultiQueryRetriever):
+        return _enforces_identity(retriever.retriever)
+    return isinstance(retriever, RagloomRetriever)

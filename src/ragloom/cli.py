@@ -101,6 +101,19 @@ def _sources_table(sources: list[Any]) -> Table:
     return table
 
 
+TenantOption = Annotated[str | None, typer.Option(
+    help="Ask as a user of this tenant: only its chunks and shared ones are retrieved.")]
+GroupOption = Annotated[list[str] | None, typer.Option(
+    "--group", help="A group the user belongs to (repeatable).")]
+
+
+def _user_config(tenant: str | None, groups: list[str] | None) -> dict[str, Any]:
+    """The chain's call config naming the user, when --tenant or --group is given."""
+    if tenant is None and not groups:
+        return {}
+    return {"configurable": {"ragloom_user": {"tenant": tenant, "groups": groups or []}}}
+
+
 _INTERRUPTED = "interrupted: the answer was stopped."
 
 
@@ -148,12 +161,16 @@ def _interruptible(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
         os._exit(130)
 
 
-def _stream_answer(cfg: RagConfig, payload: str | dict[str, Any]) -> tuple[str, list[Any]]:
+def _stream_answer(cfg: RagConfig, payload: str | dict[str, Any],
+                   call: dict[str, Any] | None = None) -> tuple[str, list[Any]]:
     from ragloom.chains import build_rag_chain
 
     chain = build_rag_chain(cfg)
     answer, sources, tail = "", [], {}
-    for chunk in _interruptible(lambda: chain.stream(payload)):
+    def stream() -> Iterator[dict[str, Any]]:
+        return chain.stream(payload, call) if call else chain.stream(payload)  # type: ignore[arg-type]
+
+    for chunk in _interruptible(stream):
         if "sources" in chunk:
             sources = chunk["sources"]
         if "answer" in chunk:
@@ -194,15 +211,19 @@ def ask(
     config: ConfigOption = None,
     k: Annotated[int | None, typer.Option(min=1, help="Documents to retrieve (>= 1).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    tenant: TenantOption = None,
+    group: GroupOption = None,
 ) -> None:
     """Answer a question from the ingested documents, streaming the answer, then its sources."""
     overrides: dict[str, Any] = {"retrieval": {"k": k}} if k is not None else {}
     cfg = _run(lambda: load_config(config, **overrides))
+    call = _user_config(tenant, group)
     if as_json:
         from ragloom.chains import build_rag_chain
 
         chain = _run(lambda: build_rag_chain(cfg))
-        result = _run(lambda: next(_interruptible(lambda: iter([chain.invoke(question)]))))
+        result = _run(lambda: next(_interruptible(lambda: iter(
+            [chain.invoke(question, call) if call else chain.invoke(question)]))))  # type: ignore[arg-type]
         print(json.dumps({
             "question": result["question"], "answer": result["answer"],
             "sources": [{"id": d.id, "content": d.page_content, "metadata": d.metadata}
@@ -211,15 +232,17 @@ def ask(
             "grounded": result["grounded"], "checks": result["checks"],
         }, indent=2, default=str))
         return
-    _, sources = _run(lambda: _stream_answer(cfg, question))
+    _, sources = _run(lambda: _stream_answer(cfg, question, call))
     if sources:
         console.print(_sources_table(sources))
 
 
 @app.command()
-def chat(config: ConfigOption = None) -> None:
+def chat(config: ConfigOption = None, tenant: TenantOption = None,
+         group: GroupOption = None) -> None:
     """Ask follow-up questions in a conversation (empty line or Ctrl-D to quit)."""
     cfg = _run(lambda: load_config(config))
+    call = _user_config(tenant, group)
     history: list[tuple[str, str]] = []
     while True:
         try:
@@ -229,7 +252,7 @@ def chat(config: ConfigOption = None) -> None:
         if not question:
             break
         payload = {"question": question, "chat_history": list(history)}
-        answer, sources = _run(lambda: _stream_answer(cfg, payload))  # noqa: B023
+        answer, sources = _run(lambda: _stream_answer(cfg, payload, call))  # noqa: B023
         if sources:
             console.print(_sources_table(sources))
         history += [("human", question), ("ai", answer)]
@@ -245,15 +268,28 @@ def ingest(
     glob: Annotated[
         list[str] | None, typer.Option(help="File pattern inside folders (repeatable).")
     ] = None,
+    tenant: Annotated[str | None, typer.Option(
+        help="Store the chunks for this tenant only (over ingest.access).")] = None,
+    group: Annotated[list[str] | None, typer.Option(
+        "--group", help="A group allowed to see the chunks (repeatable).")] = None,
+    classification: Annotated[str | None, typer.Option(
+        help="public | internal | confidential (confidential stays on local models).")
+    ] = None,
 ) -> None:
     """Load, split, embed and store documents; unchanged files cost nothing."""
+    from ragloom._access import Access
     from ragloom.ingestion import ingest as run_ingest
 
     cfg = _run(lambda: load_config(config))
+    given = {key: value for key, value in {"tenant": tenant, "groups": group,
+                                            "classification": classification}.items()
+             if value is not None}
+    access = _run(lambda: Access.parse(given, where="--tenant/--group/--classification")
+                  ) if given else None
     with _ingest_progress() as on_progress:
         try:
             report = _run(lambda: run_ingest([str(p) for p in paths], cfg, prune=prune, glob=glob,
-                                             on_progress=on_progress))
+                                             on_progress=on_progress, access=access))
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted:[/] files already settled are stored; run the"
                               " same command again to finish (nothing is duplicated).")
@@ -267,6 +303,9 @@ def ingest(
                   str(report.deleted), str(len(report.failed)), str(report.chunks_written),
                   str(report.chunks_deleted))
     console.print(table)
+    if report.rekeyed:
+        console.print(Text(f"re-keyed {report.rekeyed} unchanged files to new access metadata"
+                           " (no embedding)"), highlight=False)
     for failure in report.failed:
         err_console.print(f"[red]failed:[/] {escape(f'{failure.path}: {failure.reason}')}",
                           highlight=False)
@@ -445,6 +484,8 @@ def eval_retrieval(
         "--answers", help="Also ask the chat model: citation precision, abstention, time;"
                           " for an answer set, modes, citations, forbidden claims, time.")
     ] = False,
+    tenant: TenantOption = None,
+    group: GroupOption = None,
 ) -> None:
     """Score retrieval on a labelled dataset: recall@k, MRR@k, nDCG@k and timings.
 
@@ -457,6 +498,8 @@ def eval_retrieval(
         from ragloom.answer_set import is_answer_set
 
         if is_answer_set(dataset):
+            if tenant is not None or group:
+                _run(lambda: _no_identity_for_answer_sets(dataset))
             eval_answer_set(dataset, _run(lambda: load_config(config)), json_out,
                             console, err_console, _run)
             return
@@ -465,7 +508,8 @@ def eval_retrieval(
     cfg = _run(lambda: load_config(config, **({"retrieval": retrieval} if retrieval else {})))
     if json_out is not None:
         _run(lambda: _check_writable(json_out))
-    result = _run(lambda: evaluate(dataset, cfg, k=k))
+    user = _user_config(tenant, group).get("configurable", {}).get("ragloom_user")
+    result = _run(lambda: evaluate(dataset, cfg, k=k, user=user))
     s = result.settings
     table = Table(title=f"{result.questions} questions, {s['mode']}/{s['search']},"
                         f" k={result.k}, {s['embeddings']}")
@@ -477,7 +521,7 @@ def eval_retrieval(
     console.print(table)
     data = result.to_dict()
     if answers:
-        data["answers"] = _eval_answers(dataset, cfg)
+        data["answers"] = _eval_answers(dataset, cfg, user)
     if json_out is not None:
         json_out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         console.print(Text(f"wrote {json_out}"), style="dim", highlight=False)
@@ -496,7 +540,16 @@ def _check_writable(path: Path) -> None:
                            " create it first (mkdir -p), or write the file elsewhere")
 
 
-def _eval_answers(dataset: Path, cfg: RagConfig) -> dict[str, Any]:
+def _no_identity_for_answer_sets(dataset: Path) -> None:
+    from ragloom.errors import InvalidInput
+
+    raise InvalidInput(f"{dataset} is an answer set, which builds its own collection per"
+                       " case: --tenant/--group do not apply. Evaluate a tenant with a"
+                       " retrieval dataset (question + relevant_sources) instead")
+
+
+def _eval_answers(dataset: Path, cfg: RagConfig,
+                  user: dict[str, Any] | None = None) -> dict[str, Any]:
     from ragloom.answer_eval import evaluate_chain
 
     columns = (TextColumn("asking the chat model"), BarColumn(), MofNCompleteColumn(),
@@ -507,7 +560,8 @@ def _eval_answers(dataset: Path, cfg: RagConfig) -> dict[str, Any]:
         def on_progress(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        result = _run(lambda: evaluate_chain(dataset, cfg, on_progress=on_progress))
+        result = _run(lambda: evaluate_chain(dataset, cfg, on_progress=on_progress,
+                                             user=user))
     table = Table(title=f"answers: {result.answerable} answerable + {result.unanswerable}"
                         f" unanswerable, {result.settings['llm']},"
                         f" min_relevance={result.settings['min_relevance']}")

@@ -34,6 +34,7 @@ from pydantic import (
     ValidationError,
     field_serializer,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -43,6 +44,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from ragloom._access import AccessRule
 from ragloom._known_models import DEFAULT_RELEVANCE_BAR, known_embedding_model
 from ragloom._redact import mask_url, redact
 from ragloom.errors import ConfigError
@@ -409,6 +411,9 @@ class GuardSettings(_Section):
     screen: Literal["off", "fence", "drop"] = "fence"
     """Retrieved chunks that carry instructions: `fence` keeps them marked as untrusted,
     `drop` removes them; either way they are reported in the output's `checks`."""
+    screen_level: Literal["standard", "strict"] = "standard"
+    """How eagerly `screen` flags: `strict` catches more planted instructions and flags
+    more ordinary text about prompts (measured rates: docs/security.md, "Screening")."""
     phone_region: str | None = None
     """Redaction: ISO 3166 two-letter region (`US`, `DE`, ...; any case) for phone numbers
     written without `+country`."""
@@ -441,6 +446,44 @@ class IngestSettings(_Section):
     """Folder that stored sources are relative to; null: the folder holding the store.
     Relative: to the config file's folder when set there. Changing it renames what is
     stored (recorded in the collection), never deletes or duplicates it."""
+    access: list[AccessRule] = Field(default_factory=list)
+    """Access metadata per file pattern: entries `{glob, tenant, groups, classification}`
+    matched on the stored source in order, later ones overriding (docs/multi-user.md)."""
+
+
+class RouteModel(LLMSettings):
+    """One chat model the router may pick: an `llm` section with a name."""
+
+    name: str = Field(min_length=1)
+    """The name used in `routing.default` and reported in the output's `checks["model"]`."""
+    local: bool | None = None
+    """Whether its server is on this machine; null: decided from provider and `base_url`."""
+
+
+class RoutingSettings(_Section):
+    """Which chat model answers each question (docs/multi-user.md); off while `models` is empty."""
+
+    models: list[RouteModel] = Field(default_factory=list)
+    """The chat models in fallback order; replaces `llm` for answers when not empty."""
+    default: str | None = None
+    """The model for context that may leave the machine; null: the first of `models`."""
+    sensitive: Literal["local", "refuse"] = "local"
+    """Confidential context (or a redaction finding): answer with a local model, or refuse."""
+    on_redaction: bool = True
+    """Treat context in which redaction finds a secret or personal data as sensitive."""
+    refuse_text: str = (
+        "This question touches confidential documents that no allowed model may read.")
+    """The answer given, without calling a model, when the chain refuses."""
+
+    @model_validator(mode="after")
+    def _default_is_a_model(self) -> RoutingSettings:
+        names = [m.name for m in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"routing.models names must be unique (got {names})")
+        if self.default is not None and self.default not in names:
+            raise ValueError(f"routing.default {self.default!r} is not one of routing.models"
+                             f" ({', '.join(names) or 'none'})")
+        return self
 
 
 class RagConfig(BaseSettings):
@@ -477,6 +520,8 @@ class RagConfig(BaseSettings):
     """Grounding: the relevance bar, abstention and the sources footer."""
     guards: GuardSettings = Field(default_factory=GuardSettings)
     """Checks around the chat model: redaction, screening, output checks."""
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    """Chat models picked per question by policy (confidential context stays local)."""
 
     def __init__(self, **values: Any) -> None:
         _check_environment()

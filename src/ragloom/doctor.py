@@ -115,6 +115,11 @@ def _check_qdrant(cfg: RagConfig, embed_dim: int | None) -> list[Check]:
     else:
         checks.append(Check("collection", "ok",
                             f"{q.collection!r}: {status.dim} dims, {status.distance}"))
+    if status.tenants:
+        shared = (status.points or 0) - sum(status.tenants.values())
+        counts = ", ".join(f"{t}: {n}" for t, n in sorted(status.tenants.items()))
+        checks.append(Check("tenants", "ok", f"{len(status.tenants)} tenants ({counts});"
+                            f" {shared} chunks without a tenant (visible to every tenant)"))
     return checks
 
 

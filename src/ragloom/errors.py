@@ -22,6 +22,7 @@ from ragloom._redact import mask_url, redact
 __all__ = [
     "CollectionMismatch",
     "ConfigError",
+    "IdentityRequired",
     "IngestError",
     "InvalidInput",
     "ModelNotFound",
@@ -185,5 +186,16 @@ class CollectionNotFound(RagloomError, LookupError):
         ...     build_retriever(cfg)  # qdrant.collection misspelled
         ... except CollectionNotFound as exc:
         ...     print(exc)
+
+    """
+
+
+class IdentityRequired(RagloomError, PermissionError):
+    """A chain or retriever built with `require_user=True` was called without a user.
+
+    Example:
+        >>> from ragloom.errors import IdentityRequired
+        >>> issubclass(IdentityRequired, RagloomError)
+        True
 
     """

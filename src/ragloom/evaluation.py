@@ -349,6 +349,7 @@ def evaluate(
     cfg: RagConfig | None = None,
     *,
     k: int | None = None,
+    user: dict[str, Any] | None = None,
 ) -> EvalResult:
     """Evaluate the retriever that `cfg` describes (what `ragloom eval` runs).
 
@@ -356,6 +357,8 @@ def evaluate(
         dataset: A JSONL path, or examples / dicts.
         cfg: Configuration; default `load_config()`.
         k: Cut-off; default `cfg.retrieval.k`.
+        user: Evaluate as this user (`{"tenant": ..., "groups": [...]}`): only what
+            they may see is retrieved.
 
     Raises:
         ConfigError: The collection is empty (nothing ingested) or the dataset is bad.
@@ -380,9 +383,11 @@ def evaluate(
         "multi_query": cfg.retrieval.multi_query,
         "fetch_k": cfg.retrieval.fetch_k,
         "collection": cfg.qdrant.collection,
+        **({"user": user} if user is not None else {}),
         "embeddings": (
             "bm25 (sparse only)" if cfg.retrieval.mode == "sparse"
             else f"{cfg.embeddings.provider}:{cfg.embeddings.model}"
         ),
     }
-    return evaluate_retriever(build_retriever(cfg, store), dataset, k=k, settings=settings)
+    retriever = build_retriever(cfg, store, user=user)
+    return evaluate_retriever(retriever, dataset, k=k, settings=settings)

@@ -34,7 +34,7 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +43,7 @@ from typing import Any, Literal
 from langchain_qdrant import QdrantVectorStore, RetrievalMode
 from qdrant_client import models
 
+from ragloom._access import Access, access_for
 from ragloom._bm25 import BM25SparseEmbeddings
 from ragloom._loaders import (
     CHUNK_NAMESPACE,
@@ -125,6 +126,8 @@ class IngestReport:
     deleted: int = 0
     chunks_written: int = 0
     chunks_deleted: int = 0
+    rekeyed: int = 0
+    """Unchanged files whose access metadata changed: payload updated, nothing embedded."""
     failed: list[FailedFile] = field(default_factory=list)
     duration_s: float = 0.0
 
@@ -161,6 +164,7 @@ def ingest(
     prune: bool = False,
     glob: str | Sequence[str] | None = None,
     on_progress: ProgressCallback | None = None,
+    access: Access | Mapping[str, Any] | None = None,
 ) -> IngestReport:
     """Ingest files and folders into the configured Qdrant collection.
 
@@ -177,6 +181,9 @@ def ingest(
             (the filesystem says so: a file it cannot check is kept).
         glob: Patterns for folders; default `cfg.ingest.glob`.
         on_progress: Called with an `IngestProgress` as the run advances.
+        access: Access metadata for every file of this run (`tenant`, `groups`,
+            `classification`), over what `ingest.access` patterns give; stored on
+            each chunk. A file whose access changed is re-keyed, not re-embedded.
 
     Returns:
         The `IngestReport`: unusable files are in `failed`, all others landed.
@@ -195,7 +202,8 @@ def ingest(
     """
 
     def run() -> IngestReport:
-        return asyncio.run(_ingest(paths, cfg, store, prune, glob, on_progress, threads=True))
+        return asyncio.run(_ingest(paths, cfg, store, prune, glob, on_progress, access,
+                                   threads=True))
 
     try:
         asyncio.get_running_loop()
@@ -213,6 +221,7 @@ async def aingest(
     prune: bool = False,
     glob: str | Sequence[str] | None = None,
     on_progress: ProgressCallback | None = None,
+    access: Access | Mapping[str, Any] | None = None,
 ) -> IngestReport:
     """Async `ingest`, embedding with `aembed_documents`.
 
@@ -223,13 +232,15 @@ async def aingest(
         >>> report = await aingest(["docs/"], cfg)  # doctest: +SKIP
 
     """
-    return await _ingest(paths, cfg, store, prune, glob, on_progress, threads=False)
+    return await _ingest(paths, cfg, store, prune, glob, on_progress, access, threads=False)
 
 
 async def _ingest(paths: Paths, cfg: RagConfig | None, store: QdrantVectorStore | None,
                   prune: bool, glob: str | Sequence[str] | None,
-                  on_progress: ProgressCallback | None, *, threads: bool) -> IngestReport:
+                  on_progress: ProgressCallback | None,
+                  access: Access | Mapping[str, Any] | None, *, threads: bool) -> IngestReport:
     cfg = cfg if cfg is not None else load_config()
+    given = Access.parse(access) if access is not None else None
     if cfg.ingest.chunk_overlap >= cfg.ingest.chunk_size:
         raise ConfigError(f"ingest.chunk_overlap ({cfg.ingest.chunk_overlap}) must be smaller"
                           f" than ingest.chunk_size ({cfg.ingest.chunk_size})")
@@ -238,6 +249,7 @@ async def _ingest(paths: Paths, cfg: RagConfig | None, store: QdrantVectorStore 
     roots = [paths] if isinstance(paths, str | Path) else list(paths)
     patterns = [glob] if isinstance(glob, str) else list(glob or cfg.ingest.glob)
     run = _Run(cfg, store, on_progress)
+    run.given = given
     if not threads:
         return await run.execute(roots, patterns, prune)
     run.pool = ThreadPoolExecutor(run.concurrency, "ragloom-embed")
@@ -303,6 +315,8 @@ class _Run:
         self.inventory: Tally = {}
         self.files_total = self.files_done = self.chunks_queued = 0
         self.started = time.perf_counter()
+        self.given: Access | None = None
+        self.recheck_access = False
 
     def _emit(self, path: str | None = None, status: Status | None = None) -> None:
         if status in ("added", "updated", "unchanged"):
@@ -329,6 +343,8 @@ class _Run:
         blind = self._report_unreadable(unreadable)
         former = {source: former_names(path, source) for source, path in files}
         await self.ledger.index()
+        self.recheck_access = (self.given is not None or bool(self.cfg.ingest.access)
+                               or await self.ledger.holds_access())
         await self._adopt_root()
         self.inventory = await self.ledger.tally(
             [s for s, _ in files] + [n for names in former.values() for n in names],
@@ -407,6 +423,8 @@ class _Run:
                 self._emit(source, "failed")
                 continue
             if chunks is None:
+                if self.recheck_access and await self.ledger.rekey(source, self._access(source)):
+                    self.report.rekeyed += 1
                 self._emit(source, "unchanged")
                 continue
             stored = self.inventory.get(source, {})
@@ -428,7 +446,8 @@ class _Run:
                 payload = {
                     self.store.content_payload_key: chunk.text,
                     self.meta: {"source": source, "file_hash": file_hash, "chunk_index": index,
-                                "chunk_count": len(chunks), **chunk.metadata},
+                                "chunk_count": len(chunks), **chunk.metadata,
+                                **self._access(source).metadata()},
                     INGEST_KEY: record,
                 }
                 if self.id_key:
@@ -539,6 +558,9 @@ class _Run:
                 must_not=[models.HasIdCondition(has_id=list(job.ids))]))
         self._emit(job.source, job.status)
 
+    def _access(self, source: str) -> Access:
+        return access_for(source, self.cfg.ingest.access, self.given)
+
     def _named_in_utf8(self, source: str) -> bool:
         """A file name that is not UTF-8 cannot be stored (nor shown): reported, skipped."""
         try:
@@ -582,8 +604,15 @@ class _Run:
         adopted = {name for names in self.aliases.values() for name in names}
         gone = prunable(self.inventory.keys() - adopted, root_sources, blind, self.root)
         for source in gone:
-            self.report.chunks_deleted += await self.ledger.delete(
-                models.Filter(must=[self.ledger.source_in([source])]))
+            where: list[models.Condition] = [self.ledger.source_in([source])]
+            tenant = self._access(source).tenant
+            if tenant is not None:  # a run for a tenant never deletes another's chunks
+                where.append(models.FieldCondition(key=f"{self.meta}.tenant",
+                                                   match=models.MatchValue(value=tenant)))
+            removed = await self.ledger.delete(models.Filter(must=where))
+            if not removed:
+                continue
+            self.report.chunks_deleted += removed
             self.report.deleted += 1
             self._emit(source, "deleted")
         # A path given but gone is no failure when pruning: its files were deleted.

@@ -43,6 +43,8 @@ from langchain_qdrant import RetrievalMode
 from pydantic import ConfigDict, Field
 from qdrant_client import models
 
+from ragloom._access import User, access_filter
+from ragloom._identity import resolve_user
 from ragloom.config import RagConfig, _check_exact_filter, load_config
 from ragloom.errors import ConfigError, InvalidInput
 from ragloom.redaction import redacting
@@ -148,6 +150,24 @@ class RagloomRetriever(BaseRetriever):
     """The lowest score kept (`threshold` search; also honoured by the others if set)."""
     filter: dict[str, Any] | None = None
     """Filter applied to every query; see `to_qdrant_filter`."""
+    user: User | None = None
+    """The user every query is made for (see docs/multi-user.md); else per call."""
+    require_user: bool = False
+    """Refuse a call that names no user (`IdentityRequired`)."""
+
+    def invoke(self, input: str, config: RunnableConfig | None = None,
+               **kwargs: Any) -> list[Document]:
+        """Retrieve for `input`, for the user in `config` (see `_identity`)."""
+        kwargs["user"] = resolve_user(config, self.user, require=self.require_user,
+                                      given=kwargs.get("user"))
+        return super().invoke(input, config, **kwargs)
+
+    async def ainvoke(self, input: str, config: RunnableConfig | None = None,
+                      **kwargs: Any) -> list[Document]:
+        """Async `invoke`."""
+        kwargs["user"] = resolve_user(config, self.user, require=self.require_user,
+                                      given=kwargs.get("user"))
+        return await super().ainvoke(input, config, **kwargs)
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
@@ -165,14 +185,18 @@ class RagloomRetriever(BaseRetriever):
         if k < 1:
             raise ConfigError(f"k must be at least 1 (got {k})")
         fetch_k = max(int(kwargs.pop("fetch_k", self.fetch_k)), k)
+        # The access rule is ANDed with every other filter: they can only narrow it.
+        user = resolve_user(None, self.user, require=self.require_user,
+                            given=kwargs.pop("user", None))
         query_filter = _merge(
-            to_qdrant_filter(self.filter), to_qdrant_filter(kwargs.pop("filter", None))
+            to_qdrant_filter(self.filter), to_qdrant_filter(kwargs.pop("filter", None)),
+            access_filter(user, self.store.metadata_payload_key) if user else None,
         )
         threshold = kwargs.pop("score_threshold", self.score_threshold)
         lambda_mult = float(kwargs.pop("lambda_mult", self.lambda_mult))
         if kwargs:
             raise ConfigError(f"unknown retriever arguments: {', '.join(sorted(kwargs))}"
-                              " (known: k, fetch_k, filter, score_threshold, lambda_mult)")
+                              " (known: k, fetch_k, filter, score_threshold, lambda_mult, user)")
         mode = RetrievalMode(self.store.retrieval_mode)
         if self.search == "threshold" and threshold is None:
             raise ConfigError(
@@ -298,10 +322,24 @@ class MultiQueryRetriever(BaseRetriever):
         reply = chain.invoke({"question": question, "n": self.n_queries}, config)
         return _variants(question, reply, self.n_queries)
 
+    def invoke(self, input: str, config: RunnableConfig | None = None,
+               **kwargs: Any) -> list[Document]:
+        """Retrieve for `input`, for the user in `config` (passed to every search)."""
+        kwargs["user"] = resolve_user(config, given=kwargs.get("user"))
+        return super().invoke(input, config, **kwargs)
+
+    async def ainvoke(self, input: str, config: RunnableConfig | None = None,
+                      **kwargs: Any) -> list[Document]:
+        """Async `invoke`."""
+        kwargs["user"] = resolve_user(config, given=kwargs.get("user"))
+        return await super().ainvoke(input, config, **kwargs)
+
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
         k = int(kwargs.pop("k", self.k))
+        if kwargs.get("user") is None:
+            kwargs.pop("user", None)
         config = {"callbacks": run_manager.get_child()}
         queries = self.generate_queries(query, config)
         rankings = [
@@ -314,6 +352,8 @@ class MultiQueryRetriever(BaseRetriever):
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
         k = int(kwargs.pop("k", self.k))
+        if kwargs.get("user") is None:
+            kwargs.pop("user", None)
         config: RunnableConfig = {"callbacks": run_manager.get_child()}
         chain = (self.prompt | self.llm | StrOutputParser()).with_config(
             run_name="multi_query_variants"
@@ -344,6 +384,8 @@ def build_retriever(
     *,
     embeddings: Embeddings | None = None,
     llm: BaseLanguageModel[Any] | None = None,
+    user: User | dict[str, Any] | None = None,
+    require_user: bool = False,
 ) -> RagloomRetriever | MultiQueryRetriever:
     """Build the retriever described by `cfg.retrieval` over the configured store.
 
@@ -353,6 +395,9 @@ def build_retriever(
         embeddings: Embeddings for the store when `store` is not given.
         llm: Chat model for `retrieval.multi_query`; default `build_chat_model(cfg)`;
             wrapped in `ragloom.redaction.RedactingChatModel` as `guards.redact` says.
+        user: The user every query is made for (`{"tenant": ..., "groups": [...]}`);
+            default: the call's `config["configurable"]["ragloom_user"]`, if any.
+        require_user: Refuse calls without a user (`IdentityRequired`).
 
     Returns:
         A LangChain `BaseRetriever`: a `RagloomRetriever`, wrapped in a
@@ -396,6 +441,8 @@ def build_retriever(
         lambda_mult=settings.lambda_mult,
         score_threshold=settings.score_threshold,
         filter=settings.filter,
+        user=User.parse(user, where="user") if user is not None else None,
+        require_user=require_user,
     )
     if not settings.multi_query:
         return retriever

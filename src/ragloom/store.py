@@ -51,6 +51,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_qdrant import RetrievalMode, SparseEmbeddings
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
+from ragloom._access import access_indexes
 from ragloom._bm25 import BM25SparseEmbeddings
 from ragloom._ledger import INGEST_KEY, Ledger
 from ragloom._qdrant_store import RagloomVectorStore, point_id
@@ -609,7 +610,7 @@ def _create(
 
 
 def _index_payload(client: QdrantClient, name: str) -> None:
-    """Keyword indexes on what filters and the ingest ledger use (not in local mode)."""
+    """Keyword indexes on what filters, the ingest ledger and access use (not in local mode)."""
     from ragloom._ledger import _is_local_mode
 
     if _is_local_mode(client):
@@ -617,6 +618,8 @@ def _index_payload(client: QdrantClient, name: str) -> None:
     for key in (f"{RagloomVectorStore.METADATA_KEY}.source",
                 f"{RagloomVectorStore.METADATA_KEY}.file_hash", INGEST_KEY):
         client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
+    for key, schema in access_indexes(RagloomVectorStore.METADATA_KEY):
+        client.create_payload_index(name, key, schema)
 
 
 class _Identity(str):
@@ -775,6 +778,8 @@ class CollectionStatus:
     distance: str | None = None
     embeddings: str | None = None
     problems: list[str] = field(default_factory=list)
+    tenants: dict[str, int] = field(default_factory=dict)
+    """Points per `metadata.tenant` value (empty when no chunk has a tenant)."""
 
 
 def collection_status(cfg: RagConfig | None = None,
@@ -819,7 +824,17 @@ def collection_status(cfg: RagConfig | None = None,
         status.distance = params.distance.value if params is not None else None
         embeddings = record.get("embeddings")
         status.embeddings = embeddings if isinstance(embeddings, str) else None
+        status.tenants = _tenant_counts(client, q.collection)
     return status
+
+
+def _tenant_counts(client: QdrantClient, name: str) -> dict[str, int]:
+    key = f"{RagloomVectorStore.METADATA_KEY}.tenant"
+    try:
+        hits = client.facet(name, key, limit=10_000, exact=True).hits
+    except Exception:  # servers before Qdrant 1.12 have no facets: a count per tenant is
+        return {}      # not worth a full scroll in a health check
+    return {str(h.value): int(h.count) for h in hits}
 
 
 def copy_collection(
