@@ -8,7 +8,10 @@ request's `format` (structured output); other providers are asked for the JSON i
 and the reply is read leniently. A reply that cannot be read decides nothing.
 
 The call costs a second prefill of the sources: on a 2-core CPU about as long as the
-answer's own prefill. Its time is counted in `checks["decision_s"]`.
+answer's own prefill (measured with qwen2.5-coder:1.5b: a median 10 s, 40 % of the time
+per answer, and it approved 57 of 59 answers, wrong ones too: see docs/answer-quality.md).
+Its time is counted in `checks["decision_s"]`. It is made synchronously, in `ainvoke` and
+`astream` too; with `routing`, by the first model allowed to read the sources.
 
 Example:
     >>> from langchain_core.language_models import FakeListChatModel
