@@ -33,6 +33,7 @@ def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[EntryPoint]
     monkeypatch.setattr(providers, "_registry", {})
     monkeypatch.setattr(providers, "_broken", {})
     monkeypatch.setattr(providers, "_entry_points_loaded", False)
+    monkeypatch.setattr(providers, "_plugins", {})
     monkeypatch.setattr(providers, "entry_points",
                         lambda group: [p for p in plugins if p.group == group])
     yield plugins

@@ -196,11 +196,11 @@ def test_any_ragloom_error_masks_url_credentials() -> None:
 
 def test_auto_pull_log_line_masks_the_url(monkeypatch: pytest.MonkeyPatch,
                                           caplog: pytest.LogCaptureFixture) -> None:
-    import ragloom.providers.ollama as ollama_provider
+    import ragloom.providers._ollama_pull as ollama_pull
 
     chat = build_chat_model(RagConfig(llm={"base_url": f"http://u:{PASSWORD}@gpu:11434",
                                            "auto_pull": True}))
-    monkeypatch.setattr(ollama_provider, "pull_model", lambda *args, **kwargs: None)
+    monkeypatch.setattr(ollama_pull, "pull_model", lambda *args, **kwargs: None)
     calls: list[int] = []
 
     def missing_then_ok() -> str:

@@ -583,6 +583,9 @@ def _eval_answers(dataset: Path, cfg: RagConfig,
 
 def main() -> None:
     """Entry point of the `ragloom` console script."""
+    from ragloom._exit import exit_quickly
+
+    exit_quickly()
     app(prog_name="ragloom")
 
 

@@ -24,9 +24,10 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from langchain_core.embeddings import Embeddings
@@ -145,9 +146,16 @@ class ProviderHooks(Protocol):
         ...
 
 
+_BUILTINS = {
+    "ollama": "ragloom.providers.ollama:OllamaProvider",
+    "openai": "ragloom.providers.openai:OpenAIProvider",
+}
+"""Built-in providers, imported only when first asked for (as plugins are)."""
 _registry: dict[str, Provider] = {}
 _broken: dict[str, str] = {}
 """Plugins that failed to load, by name, with the message to raise when one is asked for."""
+_plugins: dict[str, EntryPoint] = {}
+"""Plugins found in the entry-point group, loaded when first asked for."""
 _entry_points_loaded = False
 
 
@@ -171,31 +179,41 @@ def register_provider(provider: Provider, *, name: str | None = None) -> None:
     _registry[name or provider.name] = provider
 
 
-def _load_builtins_and_plugins() -> None:
-    global _entry_points_loaded
+def _find_plugins() -> None:
+    """Read the entry-point group once (reading is cheap; loading waits for a request)."""
+    global _entry_points_loaded, _plugins
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
-    from ragloom.providers.ollama import OllamaProvider
-    from ragloom.providers.openai import OpenAIProvider
+    _plugins = {entry.name: entry for entry in entry_points(group=ENTRY_POINT_GROUP)}
 
-    _registry.setdefault("ollama", OllamaProvider())
-    _registry.setdefault("openai", OpenAIProvider())
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            loaded = entry.load()
-            provider = loaded() if isinstance(loaded, type) else loaded
-        except Exception as exc:  # a broken plugin fails when asked for, not for everyone
-            _broken[entry.name] = (
-                f"provider plugin {entry.name!r} ({entry.value}) failed to load: {exc};"
-                " reinstall or uninstall the package that provides it"
-            )
-            continue
-        _registry.setdefault(entry.name, provider)
+
+def _load(name: str) -> Provider | None:
+    """The provider `name`, imported on first use: a built-in, else a plugin; None if unknown."""
+    if name in _registry:
+        return _registry[name]
+    if name in _BUILTINS:
+        module, _, attr = _BUILTINS[name].partition(":")
+        provider = getattr(importlib.import_module(module), attr)()
+        return _registry.setdefault(name, provider)
+    _find_plugins()
+    entry = _plugins.get(name)
+    if entry is None or name in _broken:
+        return None
+    try:
+        loaded = entry.load()
+        provider = loaded() if isinstance(loaded, type) else loaded
+    except Exception as exc:  # a broken plugin fails when asked for, not for everyone
+        _broken[name] = (
+            f"provider plugin {name!r} ({entry.value}) failed to load: {exc};"
+            " reinstall or uninstall the package that provides it"
+        )
+        return None
+    return _registry.setdefault(name, provider)
 
 
 def available_providers() -> list[str]:
-    """Names of every registered provider, built-ins and plugins.
+    """Names of every registered provider, built-ins and plugins (this imports them all).
 
     Returns:
         The sorted names (plugins that failed to load are left out).
@@ -205,12 +223,16 @@ def available_providers() -> list[str]:
         True
 
     """
-    _load_builtins_and_plugins()
-    return sorted(_registry)
+    _find_plugins()
+    return sorted(name for name in {*_registry, *_BUILTINS, *_plugins}
+                  if _load(name) is not None)
 
 
 def get_provider(name: str) -> Provider:
-    """The provider registered under `name`.
+    """The provider registered under `name`, imported on first use.
+
+    Only the providers a configuration names are imported: an Ollama-only run never
+    imports `langchain_openai`.
 
     Args:
         name: A built-in (`ollama`, `openai`) or a plugin's entry-point name.
@@ -226,17 +248,16 @@ def get_provider(name: str) -> Provider:
         'ollama'
 
     """
-    _load_builtins_and_plugins()
-    try:
-        return _registry[name]
-    except KeyError:
-        if name in _broken:
-            raise ConfigError(_broken[name]) from None
-        known = ", ".join(sorted(_registry))
-        raise ConfigError(
-            f"unknown provider {name!r}: choose one of {known}, or install a plugin that"
-            f" registers it under the {ENTRY_POINT_GROUP!r} entry-point group"
-        ) from None
+    provider = _load(name)
+    if provider is not None:
+        return provider
+    if name in _broken:
+        raise ConfigError(_broken[name])
+    known = ", ".join(sorted({*_registry, *_BUILTINS, *_plugins} - set(_broken)))
+    raise ConfigError(
+        f"unknown provider {name!r}: choose one of {known}, or install a plugin that"
+        f" registers it under the {ENTRY_POINT_GROUP!r} entry-point group"
+    )
 
 
 def request_slots(settings: LLMSettings | EmbeddingsSettings) -> int:

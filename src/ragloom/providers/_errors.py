@@ -13,9 +13,11 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 
@@ -30,8 +32,10 @@ from ragloom.errors import (
 from ragloom.providers._ollama_api import MIN_OLLAMA_VERSION, fetch_version
 from ragloom.providers._servers import StreamInterrupted
 
-__all__ = ["raise_translated", "translated", "translated_aiter",
-           "translated_iter"]
+__all__ = ["raise_translated", "translated", "translated_aiter", "translated_iter",
+           "translating"]
+
+C = TypeVar("C", bound=type)
 
 
 _CLIENT_ERRORS = frozenset({"ResponseError", "NotFoundError", "APIConnectionError",
@@ -203,3 +207,56 @@ async def translated_aiter(
     with translated(provider=provider, model=model, base_url=base_url, section=section):
         async for chunk in chunks:
             yield chunk
+
+
+def translating(*names: str) -> Callable[[C], C]:
+    """Class decorator: each named method the class inherits runs inside `translated`.
+
+    One wrapper for LangChain's sync and async entry points alike (`_generate` and
+    `_agenerate`, `_stream` and `_astream`, `embed_documents` and `aembed_documents`):
+    the method's kind (function, coroutine, generator, async generator) picks how the
+    context is held; the context comes from the instance's `_context()`.
+
+    Example:
+        >>> class Base:
+        ...     def call(self): raise httpx.ConnectError("refused")
+        >>> @translating("call")
+        ... class Model(Base):
+        ...     def _context(self):
+        ...         return {"provider": "x", "model": "m", "base_url": "http://h",
+        ...                 "section": "llm"}
+        >>> try:
+        ...     Model().call()
+        ... except ProviderUnavailable as exc:
+        ...     print(exc.url)
+        http://h
+
+    """
+    def decorate(cls: C) -> C:
+        for name in names:
+            setattr(cls, name, _translating(getattr(cls, name)))
+        return cls
+
+    return decorate
+
+
+def _translating(method: Callable[..., Any]) -> Callable[..., Any]:
+    wrapper: Callable[..., Any]
+    if inspect.isasyncgenfunction(method):
+        async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with translated(**self._context()):
+                async for item in method(self, *args, **kwargs):
+                    yield item
+    elif inspect.iscoroutinefunction(method):
+        async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with translated(**self._context()):
+                return await method(self, *args, **kwargs)
+    elif inspect.isgeneratorfunction(method):
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with translated(**self._context()):
+                yield from method(self, *args, **kwargs)
+    else:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with translated(**self._context()):
+                return method(self, *args, **kwargs)
+    return functools.wraps(method)(wrapper)

@@ -13,12 +13,12 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
-__all__ = ["MIN_OLLAMA_VERSION", "ModelFacts", "amodel_facts", "fetch_version", "model_facts",
-           "version_tuple"]
+__all__ = ["MIN_OLLAMA_VERSION", "ModelFacts", "amodel_facts", "check_ollama_version",
+           "fetch_version", "model_facts", "version_tuple"]
 
 MIN_OLLAMA_VERSION = "0.2.6"
 """The oldest Ollama ragloom works with: the first with `/api/embed` and `/v1/embeddings`."""
@@ -39,6 +39,25 @@ def version_tuple(version: str) -> tuple[int, ...]:
         digits = "".join(ch for ch in piece if ch.isdigit())
         parts.append(int(digits or 0))
     return tuple(parts)
+
+
+def check_ollama_version(version: str | None) -> tuple[Literal["ok", "warn", "fail"], str,
+                                                       str | None]:
+    """Judge a server's `/api/version`: (status, what was found, the fix or None).
+
+    Example:
+        >>> check_ollama_version("0.1.30")[0], check_ollama_version("0.33.0")[0]
+        ('fail', 'ok')
+
+    """
+    if not version or not version[0].isdigit():
+        return ("warn", f"the server reports no usable version ({version!r})",
+                f"make sure it is Ollama {MIN_OLLAMA_VERSION} or newer")
+    if version_tuple(version) < version_tuple(MIN_OLLAMA_VERSION):
+        return ("fail", f"Ollama {version} is older than {MIN_OLLAMA_VERSION}, the oldest"
+                        " ragloom works with (no /api/embed)",
+                "upgrade Ollama: https://ollama.com/download")
+    return "ok", f"Ollama {version} (ragloom needs {MIN_OLLAMA_VERSION} or newer)", None
 
 
 def fetch_version(url: str, headers: dict[str, str] | None = None,

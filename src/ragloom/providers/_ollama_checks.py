@@ -23,6 +23,9 @@ from ragloom._checks import Check, has_model
 from ragloom.config import LLMSettings, ModelSettings, ollama_url
 from ragloom.errors import ProviderUnavailable
 from ragloom.providers import ModelUse, ProviderChecks
+from ragloom.providers._ollama_api import check_ollama_version
+from ragloom.providers._ollama_pull import pull_model
+from ragloom.providers._servers import parse_urls
 
 __all__ = ["doctor_checks", "missing_model_hint", "missing_models", "pull"]
 
@@ -103,15 +106,11 @@ def _context_check(settings: LLMSettings, show: dict[str, Any]) -> Check:
 
 def _urls(settings: ModelSettings) -> list[str]:
     """Every server a section names (`base_url` may list several), else the default one."""
-    from ragloom.providers._servers import parse_urls
-
     return parse_urls(settings.base_url) or [ollama_url(None)]
 
 
 def doctor_checks(uses: Sequence[ModelUse], *, timeout_s: float) -> ProviderChecks:
     """Check each use's server and model; also learn the embedding size from `/api/show`."""
-    from ragloom.providers.ollama import check_ollama_version
-
     result = ProviderChecks()
     checks = result.checks
     servers: dict[str, _Ollama] = {}
@@ -193,8 +192,6 @@ def missing_models(uses: Sequence[ModelUse], *,
 def pull(model: str, settings: ModelSettings, *,
          on_progress: Callable[[Any], None] | None = None) -> str:
     """Pull `model` through `/api/pull` on each server `settings` names; return their URLs."""
-    from ragloom.providers.ollama import pull_model
-
     urls = _urls(settings)
     for url in urls:  # every server that may be asked for the model
         pull_model(model, base_url=url, on_progress=on_progress,

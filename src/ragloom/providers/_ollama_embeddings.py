@@ -18,6 +18,7 @@ from pydantic import PrivateAttr
 
 from ragloom.config import ollama_url
 from ragloom.errors import ConfigError, IngestError
+from ragloom.providers._drive import Core, adrive, drive
 from ragloom.providers._errors import translated
 from ragloom.providers._ollama_api import ModelFacts, amodel_facts, model_facts
 from ragloom.providers._ollama_pull import _AutoPull
@@ -103,17 +104,9 @@ class RagloomOllamaEmbeddings(_AutoPull, OllamaEmbeddings):
                 f" nomic-embed-text; {self.model!r} belongs in llm.model"
             )
 
-    async def _alearn(self) -> None:
-        # One /api/show however many calls start at once; the others wait for its answer
-        # without blocking the event loop (a threading lock: the model may serve many loops).
-        while not self._facts_lock.acquire(blocking=False):
-            await asyncio.sleep(0.005)
-        try:
-            if self._facts is None:
-                self._learned(await amodel_facts(ollama_url(self.base_url), self.model,
-                                                 **self._show_kwargs()))
-        finally:
-            self._facts_lock.release()
+    def _embed_kwargs(self) -> dict[str, Any]:
+        return {"truncate": False, "dimensions": self.dimensions,
+                "options": self._default_params, "keep_alive": self.request_keep_alive}
 
     def _max_chars(self) -> int | None:
         context = self._facts.context_length if self._facts else None
@@ -142,22 +135,6 @@ class RagloomOllamaEmbeddings(_AutoPull, OllamaEmbeddings):
             plan.append(_pieces(text, max_chars))
         return plan
 
-    def _send(self, texts: list[str]) -> list[list[float]]:
-        assert self._client is not None  # built by OllamaEmbeddings' validator
-        response = self._client.embed(self.model, texts, truncate=False,
-                                      dimensions=self.dimensions,
-                                      options=self._default_params,
-                                      keep_alive=self.request_keep_alive)
-        return [list(v) for v in response["embeddings"]]
-
-    async def _asend(self, texts: list[str]) -> list[list[float]]:
-        assert self._async_client is not None
-        response = await self._async_client.embed(self.model, texts, truncate=False,
-                                                  dimensions=self.dimensions,
-                                                  options=self._default_params,
-                                                  keep_alive=self.request_keep_alive)
-        return [list(v) for v in response["embeddings"]]
-
     def _refused(self, texts: list[str], exc: ollama.ResponseError) -> list[str] | None:
         """The halves to try after a refusal of one text, or None if it is not that."""
         if not _is_too_long(exc) or len(texts) > 1:
@@ -166,32 +143,33 @@ class RagloomOllamaEmbeddings(_AutoPull, OllamaEmbeddings):
             raise self._too_long_error(texts[0]) from exc
         return _halves(texts[0])
 
-    def _embed_fitting(self, texts: list[str]) -> list[list[float]]:
-        """Embed, bisecting a refused batch until the too-long text is found and split."""
-        try:
-            return self._send(texts)
-        except ollama.ResponseError as exc:
-            if not _is_too_long(exc):
-                raise
-            halves = self._refused(texts, exc)
-            if halves is None:
-                middle = len(texts) // 2
-                return self._embed_fitting(texts[:middle]) + self._embed_fitting(
-                    texts[middle:])
-            return [_mean(self._embed_fitting(halves), [len(h) for h in halves])]
+    def _fitting(self, texts: list[str]) -> Core[list[list[float]]]:
+        """Send `texts`, bisecting a refused batch until the too-long text is found and split.
 
-    async def _aembed_fitting(self, texts: list[str]) -> list[list[float]]:
+        A core (`ragloom.providers._drive`): its one operation is `send`.
+        """
         try:
-            return await self._asend(texts)
+            vectors: list[list[float]] = yield ("send", texts)
+            return vectors
         except ollama.ResponseError as exc:
             if not _is_too_long(exc):
                 raise
             halves = self._refused(texts, exc)
-            if halves is None:
-                middle = len(texts) // 2
-                return (await self._aembed_fitting(texts[:middle])
-                        + await self._aembed_fitting(texts[middle:]))
-            return [_mean(await self._aembed_fitting(halves), [len(h) for h in halves])]
+        if halves is None:
+            middle = len(texts) // 2
+            return ((yield from self._fitting(texts[:middle]))
+                    + (yield from self._fitting(texts[middle:])))
+        return [_mean((yield from self._fitting(halves)), [len(h) for h in halves])]
+
+    def _embedding(self, texts: list[str]) -> Core[list[list[float]]]:
+        """`embed_documents` as a core: learn the model's facts once, plan, send, join."""
+        if self._facts is None:
+            yield ("learn",)
+        if not texts:
+            return []
+        plan = self._plan(texts)
+        return self._joined(plan, (yield from self._fitting(
+            [p for pieces in plan for p in pieces])))
 
     @staticmethod
     def _joined(plan: list[list[str]], vectors: list[list[float]]) -> list[list[float]]:
@@ -206,16 +184,7 @@ class RagloomOllamaEmbeddings(_AutoPull, OllamaEmbeddings):
         """Embed texts in one `/api/embed` request (more if some are too long)."""
         def call() -> list[list[float]]:
             with translated(**self._context()):
-                if self._facts is None:
-                    with self._facts_lock:  # one /api/show, however many threads start
-                        if self._facts is None:
-                            self._learned(model_facts(ollama_url(self.base_url), self.model,
-                                                      **self._show_kwargs()))
-                if not texts:
-                    return []
-                plan = self._plan(texts)
-                return self._joined(plan, self._embed_fitting(
-                    [p for pieces in plan for p in pieces]))
+                return drive(self._embedding(texts), _SyncIO(self))
 
         return self._pulled_then(call)
 
@@ -223,12 +192,52 @@ class RagloomOllamaEmbeddings(_AutoPull, OllamaEmbeddings):
         """Embed texts in one `/api/embed` request, asynchronously."""
         async def call() -> list[list[float]]:
             with translated(**self._context()):
-                if self._facts is None:
-                    await self._alearn()
-                if not texts:
-                    return []
-                plan = self._plan(texts)
-                return self._joined(plan, await self._aembed_fitting(
-                    [p for pieces in plan for p in pieces]))
+                return await adrive(self._embedding(texts), _AsyncIO(self))
 
         return await self._apulled_then(call)
+
+
+class _SyncIO:
+    """The operations of `RagloomOllamaEmbeddings._embedding`, blocking."""
+
+    def __init__(self, model: RagloomOllamaEmbeddings) -> None:
+        self.model = model
+
+    def learn(self) -> None:
+        model = self.model
+        with model._facts_lock:  # one /api/show, however many threads start
+            if model._facts is None:
+                model._learned(model_facts(ollama_url(model.base_url), model.model,
+                                           **model._show_kwargs()))
+
+    def send(self, texts: list[str]) -> list[list[float]]:
+        model = self.model
+        assert model._client is not None  # built by OllamaEmbeddings' validator
+        response = model._client.embed(model.model, texts, **model._embed_kwargs())
+        return [list(v) for v in response["embeddings"]]
+
+
+class _AsyncIO:
+    """The operations of `RagloomOllamaEmbeddings._embedding`, awaited."""
+
+    def __init__(self, model: RagloomOllamaEmbeddings) -> None:
+        self.model = model
+
+    async def learn(self) -> None:
+        # One /api/show however many calls start at once; the others wait for its answer
+        # without blocking the event loop (a threading lock: the model may serve many loops).
+        model = self.model
+        while not model._facts_lock.acquire(blocking=False):
+            await asyncio.sleep(0.005)
+        try:
+            if model._facts is None:
+                model._learned(await amodel_facts(ollama_url(model.base_url), model.model,
+                                                  **model._show_kwargs()))
+        finally:
+            model._facts_lock.release()
+
+    async def send(self, texts: list[str]) -> list[list[float]]:
+        model = self.model
+        assert model._async_client is not None
+        response = await model._async_client.embed(model.model, texts, **model._embed_kwargs())
+        return [list(v) for v in response["embeddings"]]

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import ollama
 
 from ragloom._redact import MASK, mask_url
 from ragloom.config import ollama_url
 from ragloom.errors import ModelNotFound
+from ragloom.providers._drive import Core, adrive, drive
 from ragloom.providers._errors import translated
 
 __all__ = ["apull_model", "pull_model"]
@@ -36,12 +37,26 @@ def _pull_failed(model: str, url: str, error: object) -> ModelNotFound:
     )
 
 
+def _pulling_model(model: str, url: str) -> Core[None]:
+    """Pulling as a core (`ragloom.providers._drive`): `pull`, and what its errors mean."""
+    with translated(provider="ollama", model=model, base_url=url, section="llm"):
+        try:
+            yield ("pull", model)
+        except ollama.ResponseError as exc:
+            if exc.status_code == 404 or exc.status_code < 0 or "manifest" in exc.error:
+                raise _pull_failed(model, url, exc.error) from exc
+            raise
+
+
+Progress = Callable[[ollama.ProgressResponse], None]
+
+
 def pull_model(
     model: str,
     *,
     base_url: str | None = None,
     client: ollama.Client | None = None,
-    on_progress: Callable[[ollama.ProgressResponse], None] | None = None,
+    on_progress: Progress | None = None,
     headers: dict[str, str] | None = None,
 ) -> None:
     """Pull `model` through Ollama's `/api/pull`, streaming progress to `on_progress`.
@@ -59,20 +74,14 @@ def pull_model(
     """
     url = ollama_url(base_url)
     client = client if client is not None else ollama.Client(host=url, headers=headers)
-    with translated(provider="ollama", model=model, base_url=url, section="llm"):
-        try:
-            for progress in client.pull(model, stream=True):
-                if on_progress is not None:
-                    on_progress(progress)
-        except ollama.ResponseError as exc:
-            if exc.status_code == 404 or exc.status_code < 0 or "manifest" in exc.error:
-                raise _pull_failed(model, url, exc.error) from exc
-            raise
+    drive(_pulling_model(model, url), _SyncPull(client, on_progress))
 
 
 async def apull_model(model: str, *, base_url: str | None = None,
-                      client: ollama.AsyncClient | None = None) -> None:
-    """Async twin of `pull_model` (no progress callback).
+                      client: ollama.AsyncClient | None = None,
+                      on_progress: Progress | None = None,
+                      headers: dict[str, str] | None = None) -> None:
+    """Async driver of `pull_model`'s decisions, with the same arguments.
 
     Example:
         >>> import asyncio
@@ -80,15 +89,28 @@ async def apull_model(model: str, *, base_url: str | None = None,
 
     """
     url = ollama_url(base_url)
-    client = client if client is not None else ollama.AsyncClient(host=url)
-    with translated(provider="ollama", model=model, base_url=url, section="llm"):
-        try:
-            async for _ in await client.pull(model, stream=True):
-                pass
-        except ollama.ResponseError as exc:
-            if exc.status_code == 404 or exc.status_code < 0 or "manifest" in exc.error:
-                raise _pull_failed(model, url, exc.error) from exc
-            raise
+    client = client if client is not None else ollama.AsyncClient(host=url, headers=headers)
+    await adrive(_pulling_model(model, url), _AsyncPull(client, on_progress))
+
+
+class _SyncPull:
+    def __init__(self, client: ollama.Client, on_progress: Progress | None) -> None:
+        self.client, self.on_progress = client, on_progress
+
+    def pull(self, model: str) -> None:
+        for progress in self.client.pull(model, stream=True):
+            if self.on_progress is not None:
+                self.on_progress(progress)
+
+
+class _AsyncPull:
+    def __init__(self, client: ollama.AsyncClient, on_progress: Progress | None) -> None:
+        self.client, self.on_progress = client, on_progress
+
+    async def pull(self, model: str) -> None:
+        async for progress in await self.client.pull(model, stream=True):
+            if self.on_progress is not None:
+                self.on_progress(progress)
 
 
 class _AutoPull:
@@ -117,30 +139,31 @@ class _AutoPull:
             secrets["base_url"] = "RAGLOOM_OLLAMA_BASE_URL"
         return secrets
 
-    def _pulled_then(self, call: Callable[[], T]) -> T:
+    def _pulling(self) -> Core[Any]:
+        """A core (`ragloom.providers._drive`): `call`; if the model is missing, `pull`, `call`."""
         try:
-            return call()
+            return (yield ("call",))
         except ModelNotFound:
             if not self.auto_pull:
                 raise
         log.warning("model %r is missing at %s: pulling it (auto_pull)", self.model,
                     mask_url(ollama_url(self.base_url)))
-        from ragloom.providers import ollama as provider  # its pull_model: the patch point
+        yield ("pull",)
+        return (yield ("call",))
 
-        provider.pull_model(self.model, base_url=self.base_url,
-                            client=getattr(self, "_client", None))
-        return call()
+    def _pulled_then(self, call: Callable[[], T]) -> T:
+        io = _PullIO(call=call, pull=lambda: pull_model(
+            self.model, base_url=self.base_url, client=getattr(self, "_client", None)))
+        return cast(T, drive(self._pulling(), io))
 
     async def _apulled_then(self, call: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await call()
-        except ModelNotFound:
-            if not self.auto_pull:
-                raise
-        log.warning("model %r is missing at %s: pulling it (auto_pull)", self.model,
-                    mask_url(ollama_url(self.base_url)))
-        from ragloom.providers import ollama as provider
+        io = _PullIO(call=call, pull=lambda: apull_model(
+            self.model, base_url=self.base_url, client=getattr(self, "_async_client", None)))
+        return cast(T, await adrive(self._pulling(), io))
 
-        await provider.apull_model(self.model, base_url=self.base_url,
-                                   client=getattr(self, "_async_client", None))
-        return await call()
+
+class _PullIO:
+    """The two operations of `_AutoPull._pulling` (blocking or awaitable alike)."""
+
+    def __init__(self, call: Callable[[], Any], pull: Callable[[], Any]) -> None:
+        self.call, self.pull = call, pull

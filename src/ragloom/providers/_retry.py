@@ -26,8 +26,11 @@ import asyncio
 import logging
 import random
 import time
+from typing import Any
 
 import httpx
+
+from ragloom.providers._drive import Core, adrive, drive
 
 __all__ = ["RETRY_STATUSES", "AsyncRetryTransport", "RetryTransport", "backoff_delay"]
 
@@ -68,10 +71,20 @@ def _describe(request: httpx.Request, outcome: httpx.Response | Exception) -> st
 
 
 class _RetryPolicy:
-    """What both transports share: the settings, when to give up, how long to wait."""
+    """The decisions both transports share, free of I/O: attempt, wait, give up."""
 
-    def __init__(self, *, max_retries: int = 2, backoff_s: float = 0.5,
+    _io_class: Any
+    """The operations' driver-side implementation (`_SyncIO` or `_AsyncIO`)."""
+
+    @staticmethod
+    def _default_inner() -> Any:
+        raise NotImplementedError
+
+    def __init__(self, inner: Any = None, *, max_retries: int = 2, backoff_s: float = 0.5,
                  max_backoff_s: float = 8.0) -> None:
+        self.inner = inner if inner is not None else self._default_inner()
+        """The transport that sends each attempt."""
+        self._io = self._io_class(self)
         self.max_retries = max_retries
         """Extra attempts after the first (0 turns retrying off)."""
         self.backoff_s = backoff_s
@@ -92,6 +105,63 @@ class _RetryPolicy:
                     _describe(request, outcome))
         return delay
 
+    def _attempts(self, request: httpx.Request) -> Core[httpx.Response]:
+        """The retry loop as a core (`ragloom.providers._drive`): send, discard, sleep."""
+        attempt = 0
+        while True:
+            try:
+                outcome: httpx.Response | Exception = yield ("send", request)
+            except _RETRY_ERRORS as exc:
+                outcome = exc
+            if self._gives_up(attempt, outcome):
+                if isinstance(outcome, Exception):
+                    raise outcome
+                return outcome
+            if isinstance(outcome, httpx.Response):
+                yield ("discard", outcome)
+            attempt += 1
+            yield ("sleep", self._delay(request, attempt, outcome))
+
+
+class _SyncIO:
+    """The operations of `_RetryPolicy._attempts`, blocking."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+
+    def send(self, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = self.transport.inner.handle_request(request)
+        return response
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(seconds)
+
+    @staticmethod
+    def discard(response: httpx.Response) -> None:
+        response.read()
+        response.close()
+
+
+class _AsyncIO:
+    """The operations of `_RetryPolicy._attempts`, awaited."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = await self.transport.inner.handle_async_request(request)
+        return response
+
+    @staticmethod
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    @staticmethod
+    async def discard(response: httpx.Response) -> None:
+        await response.aread()
+        await response.aclose()
+
 
 class RetryTransport(_RetryPolicy, httpx.BaseTransport):
     """A sync httpx transport that retries transient failures of an inner transport.
@@ -103,29 +173,16 @@ class RetryTransport(_RetryPolicy, httpx.BaseTransport):
 
     """
 
-    def __init__(self, inner: httpx.BaseTransport | None = None, *, max_retries: int = 2,
-                 backoff_s: float = 0.5, max_backoff_s: float = 8.0) -> None:
-        super().__init__(max_retries=max_retries, backoff_s=backoff_s,
-                         max_backoff_s=max_backoff_s)
-        self.inner = inner if inner is not None else httpx.HTTPTransport()
+    inner: httpx.BaseTransport
+    _io_class = _SyncIO
+
+    @staticmethod
+    def _default_inner() -> httpx.BaseTransport:
+        return httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, retrying 429/5xx answers and dropped connections."""
-        attempt = 0
-        while True:
-            try:
-                outcome: httpx.Response | Exception = self.inner.handle_request(request)
-            except _RETRY_ERRORS as exc:
-                outcome = exc
-            if self._gives_up(attempt, outcome):
-                if isinstance(outcome, Exception):
-                    raise outcome
-                return outcome
-            if isinstance(outcome, httpx.Response):
-                outcome.read()
-                outcome.close()
-            attempt += 1
-            time.sleep(self._delay(request, attempt, outcome))
+        return drive(self._attempts(request), self._io)
 
     def close(self) -> None:
         """Close the inner transport."""
@@ -133,7 +190,7 @@ class RetryTransport(_RetryPolicy, httpx.BaseTransport):
 
 
 class AsyncRetryTransport(_RetryPolicy, httpx.AsyncBaseTransport):
-    """The async twin of `RetryTransport`.
+    """The async driver of `RetryTransport`'s decisions.
 
     Example:
         >>> import httpx
@@ -141,30 +198,16 @@ class AsyncRetryTransport(_RetryPolicy, httpx.AsyncBaseTransport):
 
     """
 
-    def __init__(self, inner: httpx.AsyncBaseTransport | None = None, *, max_retries: int = 2,
-                 backoff_s: float = 0.5, max_backoff_s: float = 8.0) -> None:
-        super().__init__(max_retries=max_retries, backoff_s=backoff_s,
-                         max_backoff_s=max_backoff_s)
-        self.inner = inner if inner is not None else httpx.AsyncHTTPTransport()
+    inner: httpx.AsyncBaseTransport
+    _io_class = _AsyncIO
+
+    @staticmethod
+    def _default_inner() -> httpx.AsyncBaseTransport:
+        return httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, retrying 429/5xx answers and dropped connections."""
-        attempt = 0
-        while True:
-            try:
-                outcome: httpx.Response | Exception = await self.inner.handle_async_request(
-                    request)
-            except _RETRY_ERRORS as exc:
-                outcome = exc
-            if self._gives_up(attempt, outcome):
-                if isinstance(outcome, Exception):
-                    raise outcome
-                return outcome
-            if isinstance(outcome, httpx.Response):
-                await outcome.aread()
-                await outcome.aclose()
-            attempt += 1
-            await asyncio.sleep(self._delay(request, attempt, outcome))
+        return await adrive(self._attempts(request), self._io)
 
     async def aclose(self) -> None:
         """Close the inner transport."""

@@ -28,18 +28,19 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import itertools
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from ragloom.providers._drive import Core, adrive, drive
+from ragloom.providers._queue import ServerQueue
 
 __all__ = ["AsyncServerTransport", "Server", "ServerQueue", "ServerTransport",
            "StreamInterrupted", "parse_urls", "server_pool"]
@@ -74,119 +75,6 @@ class StreamInterrupted(httpx.RemoteProtocolError):
         self.received = received
         """Streamed pieces (tokens) that arrived before the cut."""
         self.url = url
-
-
-@dataclass(eq=False)
-class _Waiter:
-    event: threading.Event | None = None
-    loop: asyncio.AbstractEventLoop | None = None
-    future: asyncio.Future[None] | None = None
-    granted: bool = False
-
-    def grant(self) -> bool:
-        """Hand the slot to this waiter; False if it can no longer take it."""
-        if self.event is not None:
-            self.granted = True
-            self.event.set()
-            return True
-        assert self.loop is not None and self.future is not None
-        future = self.future
-
-        def wake() -> None:
-            if not future.done():
-                future.set_result(None)
-
-        try:
-            self.loop.call_soon_threadsafe(wake)
-        except RuntimeError:  # its event loop is closed: nobody is waiting any more
-            return False
-        self.granted = True
-        return True
-
-
-class ServerQueue:
-    """A first-come-first-served limit on requests in flight, for threads and event loops.
-
-    Example:
-        >>> q = ServerQueue(limit=1)
-        >>> q.acquire(); q.in_flight
-        1
-        >>> q.release(); q.in_flight
-        0
-
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = max(limit, 1)
-        self._lock = threading.Lock()
-        self._active = 0
-        self._waiters: deque[_Waiter] = deque()
-
-    @property
-    def in_flight(self) -> int:
-        """Requests holding a turn now."""
-        return self._active
-
-    @property
-    def load(self) -> float:
-        """Requests in flight or waiting, per slot."""
-        return (self._active + len(self._waiters)) / self.limit
-
-    def _take(self) -> bool:
-        if self._active < self.limit and not self._waiters:
-            self._active += 1
-            return True
-        return False
-
-    def acquire(self) -> None:
-        """Wait (blocking this thread) for a turn."""
-        with self._lock:
-            if self._take():
-                return
-            waiter = _Waiter(event=threading.Event())
-            self._waiters.append(waiter)
-        assert waiter.event is not None
-        waiter.event.wait()
-
-    async def aacquire(self) -> None:
-        """Wait (without blocking the event loop) for a turn."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            if self._take():
-                return
-            waiter = _Waiter(loop=loop, future=loop.create_future())
-            self._waiters.append(waiter)
-        assert waiter.future is not None
-        try:
-            await waiter.future
-        except asyncio.CancelledError:
-            with self._lock:
-                granted = waiter.granted
-                if not granted:
-                    self._waiters.remove(waiter)
-            if granted:  # the turn arrived as the caller gave up: pass it on
-                self.release()
-            raise
-
-    def release(self) -> None:
-        """End a turn; the longest waiter, if any, gets it."""
-        with self._lock:
-            while self._waiters:
-                if self._waiters.popleft().grant():
-                    return
-            self._active = max(self._active - 1, 0)
-
-    def raise_limit(self, limit: int) -> None:
-        """Allow more at once (a second model configured with a higher limit)."""
-        with self._lock:
-            extra = limit - self.limit
-            if extra <= 0:
-                return
-            self.limit = limit
-            while extra and self._waiters:
-                if self._waiters.popleft().grant():
-                    self._active += 1
-                    extra -= 1
 
 
 @dataclass(eq=False)
@@ -277,6 +165,36 @@ class _Router:
             path=target.path.rstrip("/") + relative)
         request.headers["Host"] = request.url.netloc.decode("ascii")
 
+    def route(self, request: Any,
+              unanswered: tuple[type[Exception], ...]) -> Core[tuple[Any, Server]]:
+        """The failover loop as a core (`ragloom.providers._drive`): acquire a turn, send.
+
+        Returns the response and the server whose turn it holds (released when the
+        response's body is closed). A server that does not answer is skipped for a
+        while and the request moves to the next one; the last one's error is raised.
+        """
+        candidates = self.candidates()
+        relative = self.relative(request)
+        for n, server in enumerate(candidates):
+            self.aim(request, server, relative)
+            yield ("acquire", server.queue)
+            try:
+                response = yield ("send", request)
+            except unanswered as exc:
+                server.queue.release()
+                if len(candidates) == 1:
+                    raise
+                server.failed(exc)
+                if n == len(candidates) - 1:
+                    raise
+                continue
+            except BaseException:
+                server.queue.release()
+                raise
+            server.answered()
+            return response, server
+        raise AssertionError("unreachable: there is always one server")
+
 
 def _count_pieces(chunk: bytes, sse: bool) -> int:
     # NDJSON: one object per line (the last one carries no token); SSE: one `data:` per event.
@@ -353,6 +271,34 @@ def _is_sse(request: Any) -> bool:
     return bool(request.url.path.endswith("/chat/completions"))
 
 
+class _SyncIO:
+    """The operations of `_Router.route`, blocking."""
+
+    def __init__(self, transport: ServerTransport) -> None:
+        self.transport = transport
+
+    @staticmethod
+    def acquire(queue: ServerQueue) -> None:
+        queue.acquire()
+
+    def send(self, request: Any) -> Any:
+        return self.transport.inner.handle_request(request)
+
+
+class _AsyncIO:
+    """The operations of `_Router.route`, awaited."""
+
+    def __init__(self, transport: AsyncServerTransport) -> None:
+        self.transport = transport
+
+    @staticmethod
+    async def acquire(queue: ServerQueue) -> None:
+        await queue.aacquire()
+
+    async def send(self, request: Any) -> Any:
+        return await self.transport.inner.handle_async_request(request)
+
+
 class ServerTransport(httpx.BaseTransport):
     """A sync transport: wait for the server's turn, send, fail over if it does not answer.
 
@@ -367,32 +313,14 @@ class ServerTransport(httpx.BaseTransport):
         self.http = http
         """The httpx-like module of the client using this transport (httpx or httpx2)."""
         self.inner = inner if inner is not None else http.HTTPTransport()
+        self._io = _SyncIO(self)
 
     def handle_request(self, request: Any) -> Any:
         """Send `request` to the first server that answers, in its turn."""
         releasing, _, _, unanswered = _stream_classes(self.http)
-        candidates = self.router.candidates()
-        relative = self.router.relative(request)
-        for n, server in enumerate(candidates):
-            self.router.aim(request, server, relative)
-            server.queue.acquire()
-            try:
-                response = self.inner.handle_request(request)
-            except unanswered as exc:
-                server.queue.release()
-                if len(candidates) == 1:
-                    raise
-                server.failed(exc)
-                if n == len(candidates) - 1:
-                    raise
-                continue
-            except BaseException:
-                server.queue.release()
-                raise
-            server.answered()
-            return _wrap(self.http, response, releasing(response.stream, server.queue,
-                                                        server.url, _is_sse(request)))
-        raise AssertionError("unreachable: there is always one server")
+        response, server = drive(self.router.route(request, unanswered), self._io)
+        return _wrap(self.http, response, releasing(response.stream, server.queue, server.url,
+                                                    _is_sse(request)))
 
     def close(self) -> None:
         """Close the inner transport."""
@@ -400,7 +328,7 @@ class ServerTransport(httpx.BaseTransport):
 
 
 class AsyncServerTransport(httpx.AsyncBaseTransport):
-    """The async twin of `ServerTransport`.
+    """The async driver of `ServerTransport`'s decisions.
 
     Example:
         >>> t = AsyncServerTransport(server_pool("ollama", ["http://127.0.0.1:9"], limit=2))
@@ -411,32 +339,14 @@ class AsyncServerTransport(httpx.AsyncBaseTransport):
         self.router = _Router(servers)
         self.http = http
         self.inner = inner if inner is not None else http.AsyncHTTPTransport()
+        self._io = _AsyncIO(self)
 
     async def handle_async_request(self, request: Any) -> Any:
         """Send `request` to the first server that answers, in its turn."""
         _, releasing, _, unanswered = _stream_classes(self.http)
-        candidates = self.router.candidates()
-        relative = self.router.relative(request)
-        for n, server in enumerate(candidates):
-            self.router.aim(request, server, relative)
-            await server.queue.aacquire()
-            try:
-                response = await self.inner.handle_async_request(request)
-            except unanswered as exc:
-                server.queue.release()
-                if len(candidates) == 1:
-                    raise
-                server.failed(exc)
-                if n == len(candidates) - 1:
-                    raise
-                continue
-            except BaseException:
-                server.queue.release()
-                raise
-            server.answered()
-            return _wrap(self.http, response, releasing(response.stream, server.queue,
-                                                        server.url, _is_sse(request)))
-        raise AssertionError("unreachable: there is always one server")
+        response, server = await adrive(self.router.route(request, unanswered), self._io)
+        return _wrap(self.http, response, releasing(response.stream, server.queue, server.url,
+                                                    _is_sse(request)))
 
     async def aclose(self) -> None:
         """Close the inner transport."""

@@ -22,7 +22,7 @@ import contextlib
 import itertools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LangSmithParams
@@ -35,7 +35,7 @@ from ragloom.config import keep_alive_seconds as _keep_alive_seconds
 from ragloom.errors import ConfigError
 from ragloom.providers import ModelUse, ProviderChecks, _ollama_checks
 from ragloom.providers._errors import translated, translated_aiter, translated_iter
-from ragloom.providers._ollama_api import MIN_OLLAMA_VERSION, version_tuple
+from ragloom.providers._ollama_api import MIN_OLLAMA_VERSION, check_ollama_version
 from ragloom.providers._ollama_embeddings import RagloomOllamaEmbeddings
 from ragloom.providers._ollama_pull import _AutoPull, apull_model, pull_model
 from ragloom.providers._retry import AsyncRetryTransport, RetryTransport
@@ -66,25 +66,6 @@ def keep_alive_seconds(value: str | int | None) -> int | None:
         return _keep_alive_seconds(value)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-
-
-def check_ollama_version(version: str | None) -> tuple[Literal["ok", "warn", "fail"], str,
-                                                       str | None]:
-    """Judge a server's `/api/version`: (status, what was found, the fix or None).
-
-    Example:
-        >>> check_ollama_version("0.1.30")[0], check_ollama_version("0.33.0")[0]
-        ('fail', 'ok')
-
-    """
-    if not version or not version[0].isdigit():
-        return ("warn", f"the server reports no usable version ({version!r})",
-                f"make sure it is Ollama {MIN_OLLAMA_VERSION} or newer")
-    if version_tuple(version) < version_tuple(MIN_OLLAMA_VERSION):
-        return ("fail", f"Ollama {version} is older than {MIN_OLLAMA_VERSION}, the oldest"
-                        " ragloom works with (no /api/embed)",
-                "upgrade Ollama: https://ollama.com/download")
-    return "ok", f"Ollama {version} (ragloom needs {MIN_OLLAMA_VERSION} or newer)", None
 
 
 def _client_kwargs(timeout_s: float, headers: dict[str, str]) -> dict[str, Any]:

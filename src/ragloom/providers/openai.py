@@ -20,20 +20,17 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
-from pydantic import SecretStr, field_serializer
+from pydantic import BaseModel, SecretStr, field_serializer
 
 from ragloom._redact import MASK, mask_url
 from ragloom.config import EmbeddingsSettings, LLMSettings
 from ragloom.errors import ConfigError
 from ragloom.providers import ModelUse, ProviderChecks, _openai_checks
-from ragloom.providers._errors import translated
+from ragloom.providers._errors import translating
 from ragloom.providers._servers import (
     AsyncServerTransport,
     ServerTransport,
@@ -119,7 +116,27 @@ def _masked_value(value: Any) -> Any:
     return mask_url(value) if isinstance(value, str) else value
 
 
-class RagloomChatOpenAI(ChatOpenAI):
+class _Masked(BaseModel):
+    """What both OpenAI classes add: masked reprs and dumps, and the error context."""
+
+    _section: ClassVar[str]
+
+    def __repr_args__(self) -> Any:
+        return _masked_repr_args(super().__repr_args__())
+
+    @field_serializer("openai_api_base", "default_headers", check_fields=False)
+    def _masked_field(self, value: Any) -> Any:
+        """`model_dump()` and JSON show no URL password and no header value."""
+        return _masked_value(value)
+
+    def _context(self) -> dict[str, Any]:
+        model = getattr(self, "model_name", None) or getattr(self, "model", None)
+        return {"provider": "openai", "model": model,
+                "base_url": getattr(self, "openai_api_base", None), "section": self._section}
+
+
+@translating("_generate", "_agenerate", "_stream", "_astream")
+class RagloomChatOpenAI(_Masked, ChatOpenAI):
     """`ChatOpenAI` whose errors are ragloom's (after the client's own `max_retries`).
 
     Example:
@@ -144,45 +161,11 @@ class RagloomChatOpenAI(ChatOpenAI):
         return {**super().lc_secrets,
                 **_secret_fields(self.default_headers, self.openai_api_base, "llm")}
 
-    def __repr_args__(self) -> Any:
-        return _masked_repr_args(super().__repr_args__())
-
-    @field_serializer("openai_api_base", "default_headers")
-    def _masked_field(self, value: Any) -> Any:
-        """`model_dump()` and JSON show no URL password and no header value."""
-        return _masked_value(value)
-
-    def _context(self) -> dict[str, Any]:
-        return {"provider": "openai", "model": self.model_name,
-                "base_url": self.openai_api_base, "section": "llm"}
-
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None,
-                  **kwargs: Any) -> ChatResult:
-        with translated(**self._context()):
-            return super()._generate(messages, stop, run_manager, **kwargs)
-
-    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                         run_manager: AsyncCallbackManagerForLLMRun | None = None,
-                         **kwargs: Any) -> ChatResult:
-        with translated(**self._context()):
-            return await super()._agenerate(messages, stop, run_manager, **kwargs)
-
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None,
-                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        with translated(**self._context()):
-            yield from super()._stream(messages, stop, run_manager, **kwargs)
-
-    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
-                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
-        with translated(**self._context()):
-            async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
-                yield chunk
+    _section: ClassVar[str] = "llm"
 
 
-class RagloomOpenAIEmbeddings(OpenAIEmbeddings):
+@translating("embed_documents", "aembed_documents")
+class RagloomOpenAIEmbeddings(_Masked, OpenAIEmbeddings):
     """`OpenAIEmbeddings` whose errors are ragloom's.
 
     Example:
@@ -191,29 +174,25 @@ class RagloomOpenAIEmbeddings(OpenAIEmbeddings):
 
     """
 
-    def __repr_args__(self) -> Any:
-        return _masked_repr_args(super().__repr_args__())
+    _section: ClassVar[str] = "embeddings"
 
-    @field_serializer("openai_api_base", "default_headers")
-    def _masked_field(self, value: Any) -> Any:
-        """`model_dump()` and JSON show no URL password and no header value."""
-        return _masked_value(value)
 
-    def _context(self) -> dict[str, Any]:
-        return {"provider": "openai", "model": self.model,
-                "base_url": self.openai_api_base, "section": "embeddings"}
+def _first_url(settings: LLMSettings | EmbeddingsSettings) -> str | None:
+    return parse_urls(settings.base_url)[0] if settings.base_url else None
 
-    def embed_documents(self, texts: list[str], chunk_size: int | None = None,
-                        **kwargs: Any) -> list[list[float]]:
-        """Embed texts; client errors become ragloom's."""
-        with translated(**self._context()):
-            return super().embed_documents(texts, chunk_size, **kwargs)
 
-    async def aembed_documents(self, texts: list[str], chunk_size: int | None = None,
-                               **kwargs: Any) -> list[list[float]]:
-        """Embed texts asynchronously; client errors become ragloom's."""
-        with translated(**self._context()):
-            return await super().aembed_documents(texts, chunk_size, **kwargs)
+def _common_kwargs(settings: LLMSettings | EmbeddingsSettings, section: str) -> dict[str, Any]:
+    """The keyword arguments both LangChain classes take alike."""
+    kwargs: dict[str, Any] = {
+        "model": settings.model,
+        "api_key": _api_key(settings.api_key, _first_url(settings), section),
+        "timeout": settings.timeout_s,
+        "max_retries": settings.max_retries,
+        **_server_kwargs(settings),
+    }
+    if settings.headers:
+        kwargs["default_headers"] = settings.header_values()
+    return kwargs
 
 
 class OpenAIProvider:
@@ -232,36 +211,18 @@ class OpenAIProvider:
 
     def chat_model(self, settings: LLMSettings) -> RagloomChatOpenAI:
         """Build the chat model; Ollama-only settings (num_ctx, keep_alive) do not apply."""
-        base_url = parse_urls(settings.base_url)[0] if settings.base_url else None
-        kwargs: dict[str, Any] = {
-            "model": settings.model,
-            "api_key": _api_key(settings.api_key, base_url, "llm"),
-            "temperature": settings.temperature,
-            "timeout": settings.timeout_s,
-            "max_retries": settings.max_retries,
-            # Token usage in streamed answers too (stream_options.include_usage), which
-            # langchain-openai leaves off for any server but OpenAI's; Ollama's /v1 has it.
-            "stream_usage": True,
-            **_server_kwargs(settings),
-        }
-        if settings.headers:
-            kwargs["default_headers"] = settings.header_values()
+        kwargs = _common_kwargs(settings, "llm")
+        kwargs["temperature"] = settings.temperature
+        # Token usage in streamed answers too (stream_options.include_usage), which
+        # langchain-openai leaves off for any server but OpenAI's; Ollama's /v1 has it.
+        kwargs["stream_usage"] = True
         return RagloomChatOpenAI(**{**kwargs, **settings.extra})
 
     def embeddings(self, settings: EmbeddingsSettings) -> RagloomOpenAIEmbeddings:
         """Build the embeddings model; strings, not token arrays, for non-OpenAI servers."""
-        base_url = parse_urls(settings.base_url)[0] if settings.base_url else None
-        kwargs: dict[str, Any] = {
-            "model": settings.model,
-            "api_key": _api_key(settings.api_key, base_url, "embeddings"),
-            "chunk_size": settings.batch_size,
-            "timeout": settings.timeout_s,
-            "check_embedding_ctx_length": _is_openai(base_url),
-            "max_retries": settings.max_retries,
-            **_server_kwargs(settings),
-        }
-        if settings.headers:
-            kwargs["default_headers"] = settings.header_values()
+        kwargs = _common_kwargs(settings, "embeddings")
+        kwargs["chunk_size"] = settings.batch_size
+        kwargs["check_embedding_ctx_length"] = _is_openai(_first_url(settings))
         return RagloomOpenAIEmbeddings(**{**kwargs, **settings.extra})
 
     # Optional hooks (ragloom.providers.ProviderHooks), in their own module.

@@ -1,0 +1,336 @@
+"""Each sync/async twin of the provider layer, run over the same fake transport.
+
+The pairs share one I/O-free core (`ragloom.providers._drive`) or one wrapper
+(`ragloom.providers._errors.translating`); these tests run both drivers over the same
+scripted server and compare what they return (or raise) and the requests they send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from ragloom.errors import ModelNotFound
+from ragloom.providers._ollama_api import ModelFacts
+from ragloom.providers._ollama_embeddings import RagloomOllamaEmbeddings
+from ragloom.providers._retry import AsyncRetryTransport, RetryTransport
+from ragloom.providers._servers import (
+    AsyncServerTransport,
+    Server,
+    ServerQueue,
+    ServerTransport,
+)
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Script:
+    """A fake server: answers from `answer(request, n)`, records every request."""
+
+    def __init__(self, answer: Callable[[httpx.Request, int], httpx.Response]) -> None:
+        self.answer = answer
+        self.requests: list[tuple[str, str, Any]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        self.requests.append((request.method, str(request.url), body))
+        return self.answer(request, len(self.requests))
+
+
+def _outcome(call: Callable[[], Any]) -> Any:
+    try:
+        return ("returned", call())
+    except Exception as exc:  # the class and the message: what a caller sees
+        return ("raised", type(exc).__name__, str(exc))
+
+
+def _twins(make: Callable[[Script], tuple[Callable[[], Any], Callable[[], Any]]],
+           answer: Callable[[httpx.Request, int], httpx.Response]) -> tuple[Any, Any]:
+    """Run the sync and the async twin, each over a fresh copy of the same script."""
+    sync_script, async_script = Script(answer), Script(answer)
+    sync_call, _ = make(sync_script)
+    _, async_call = make(async_script)
+    got_sync = _outcome(sync_call)
+    got_async = _outcome(lambda: asyncio.run(async_call()))
+    return (got_sync, sync_script.requests), (got_async, async_script.requests)
+
+
+# --- RetryTransport / AsyncRetryTransport -------------------------------------------------
+
+def _flaky(statuses: list[int | str]) -> Callable[[httpx.Request, int], httpx.Response]:
+    def answer(request: httpx.Request, n: int) -> httpx.Response:
+        status = statuses[min(n, len(statuses)) - 1]
+        if status == "refused":
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(int(status), json={"attempt": n}, headers={"Retry-After": "0"})
+    return answer
+
+
+def _retrying(script: Script) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    def sync_call() -> Any:
+        with httpx.Client(transport=RetryTransport(httpx.MockTransport(script),
+                                                   max_retries=3, backoff_s=0.0)) as client:
+            response = client.post("http://ollama/api/embed", json={"input": ["a"]})
+            return response.status_code, response.json()
+
+    async def async_call() -> Any:
+        async with httpx.AsyncClient(transport=AsyncRetryTransport(
+                httpx.MockTransport(script), max_retries=3, backoff_s=0.0)) as client:
+            response = await client.post("http://ollama/api/embed", json={"input": ["a"]})
+            return response.status_code, response.json()
+
+    return sync_call, async_call
+
+
+@pytest.mark.parametrize(("statuses", "attempts", "last"), [
+    ([200], 1, ("returned", (200, {"attempt": 1}))),
+    (["refused", 503, 429, 200], 4, ("returned", (200, {"attempt": 4}))),  # until it answers
+    ([503] * 4 + [200], 4, ("returned", (503, {"attempt": 4}))),  # max_retries: the last answer
+    ([404, 200], 1, ("returned", (404, {"attempt": 1}))),  # never retried
+    (["refused"] * 5, 4, ("raised", "ConnectError", "refused")),  # the last error raised
+])
+def test_retry_transports_are_twins(statuses: list[int | str], attempts: int,
+                                    last: Any) -> None:
+    (got_sync, sent_sync), (got_async, sent_async) = _twins(_retrying, _flaky(statuses))
+    assert got_sync == got_async == last
+    assert sent_sync == sent_async
+    assert len(sent_sync) == attempts
+
+
+# --- ServerTransport / AsyncServerTransport -----------------------------------------------
+
+def _down_first(request: httpx.Request, n: int) -> httpx.Response:
+    if request.url.host == "a":
+        raise httpx.ConnectError("refused", request=request)
+    return httpx.Response(200, json={"served_by": request.url.host})
+
+
+def _failing_over(script: Script) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    def servers() -> list[Server]:
+        return [Server("ollama", url, ServerQueue(1)) for url in ("http://a:1", "http://b:1")]
+
+    def sync_call() -> Any:
+        pool = servers()
+        with httpx.Client(transport=ServerTransport(pool, httpx.MockTransport(script))) as c:
+            answers = [c.post("http://a:1/api/embed", json={"input": [i]}).json()
+                       for i in range(3)]
+        return answers, [(s.up, s.queue.in_flight) for s in pool]
+
+    async def async_call() -> Any:
+        pool = servers()
+        async with httpx.AsyncClient(
+                transport=AsyncServerTransport(pool, httpx.MockTransport(script))) as c:
+            answers = [(await c.post("http://a:1/api/embed", json={"input": [i]})).json()
+                       for i in range(3)]
+        return answers, [(s.up, s.queue.in_flight) for s in pool]
+
+    return sync_call, async_call
+
+
+def test_server_transports_are_twins() -> None:
+    (got_sync, sent_sync), (got_async, sent_async) = _twins(_failing_over, _down_first)
+    assert got_sync == got_async
+    assert sent_sync == sent_async
+    # a refused, then b for good: a is skipped while it is down; every turn released
+    assert got_sync[0] == "returned"
+    answers, states = got_sync[1]
+    assert answers == [{"served_by": "b"}] * 3
+    assert states == [(False, 0), (True, 0)]
+    assert [url for _, url, _ in sent_sync] == ["http://a:1/api/embed"] + [
+        "http://b:1/api/embed"] * 3
+
+
+# --- RagloomOllamaEmbeddings: embed_documents / aembed_documents ---------------------------
+
+CONTEXT_CHARS = 40
+
+
+def _ollama(request: httpx.Request, n: int) -> httpx.Response:
+    body = json.loads(request.content)
+    inputs = body["input"]
+    if any(len(text) > CONTEXT_CHARS for text in inputs):
+        return httpx.Response(400, json={"error": "the input length exceeds the context"
+                                                  " length"})
+    return httpx.Response(200, json={"model": body["model"], "embeddings": [
+        [float(len(text)), float(sum(map(ord, text)) % 97), 1.0] for text in inputs]})
+
+
+def _embedder(script: Script, model: str = "all-minilm",
+              auto_pull: bool = False) -> RagloomOllamaEmbeddings:
+    return RagloomOllamaEmbeddings(
+        model=model, base_url="http://ollama:11434", auto_pull=auto_pull,
+        sync_client_kwargs={"transport": httpx.MockTransport(script)},
+        async_client_kwargs={"transport": httpx.MockTransport(script)})
+
+
+@pytest.fixture
+def facts_asked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """`/api/show` answered without the network (context unknown: the server judges)."""
+    import ragloom.providers._ollama_embeddings as module
+
+    asked: list[str] = []
+
+    def facts(url: str, model: str, **_: Any) -> ModelFacts:
+        asked.append(model)
+        return ModelFacts(context_length=None, capabilities=("embedding",))
+
+    async def afacts(url: str, model: str, **_: Any) -> ModelFacts:
+        return facts(url, model)
+
+    monkeypatch.setattr(module, "model_facts", facts)
+    monkeypatch.setattr(module, "amodel_facts", afacts)
+    yield asked
+
+
+TEXTS = ["short one", "a second short text",
+         "this text is much longer than the forty characters the fake model takes",
+         "", "tail"]
+
+
+@pytest.mark.parametrize("texts", [TEXTS, TEXTS[:2], [], [TEXTS[2]]])
+def test_embedding_twins_fit_batches_the_same_way(texts: list[str],
+                                                  facts_asked: list[str]) -> None:
+    def make(script: Script) -> tuple[Callable[[], Any], Callable[[], Any]]:
+        model = _embedder(script)
+        return (lambda: model.embed_documents(texts),
+                lambda: model.aembed_documents(texts))
+
+    (got_sync, sent_sync), (got_async, sent_async) = _twins(make, _ollama)
+    assert got_sync == got_async
+    assert got_sync[0] == "returned" and len(got_sync[1]) == len(texts)
+    assert sent_sync == sent_async
+    assert facts_asked == ["all-minilm", "all-minilm"]  # once per model, in each twin
+
+
+def test_embedding_twins_refuse_the_same_way_with_too_long_fail(facts_asked: list[str]) -> None:
+    def make(script: Script) -> tuple[Callable[[], Any], Callable[[], Any]]:
+        model = _embedder(script)
+        model.too_long = "fail"
+        return (lambda: model.embed_documents(TEXTS), lambda: model.aembed_documents(TEXTS))
+
+    (got_sync, sent_sync), (got_async, sent_async) = _twins(make, _ollama)
+    assert got_sync == got_async and got_sync[0] == "raised"
+    assert "embeddings.too_long" in got_sync[2]
+    assert sent_sync == sent_async
+
+
+def _missing_until_pulled(request: httpx.Request, n: int) -> httpx.Response:
+    if request.url.path == "/api/pull":
+        return httpx.Response(200, content=b'{"status": "success"}\n')
+    if n == 1:
+        return httpx.Response(404, json={"error": "model 'all-minilm' not found"})
+    return _ollama(request, n)
+
+
+@pytest.mark.parametrize("auto_pull", [True, False])
+def test_auto_pull_twins(auto_pull: bool, facts_asked: list[str]) -> None:
+    def make(script: Script) -> tuple[Callable[[], Any], Callable[[], Any]]:
+        model = _embedder(script, auto_pull=auto_pull)
+        return (lambda: model.embed_documents(TEXTS[:2]),
+                lambda: model.aembed_documents(TEXTS[:2]))
+
+    (got_sync, sent_sync), (got_async, sent_async) = _twins(make, _missing_until_pulled)
+    assert got_sync == got_async
+    assert sent_sync == sent_async
+    paths = [url.rsplit("/", 1)[1] for _, url, _ in sent_sync]
+    assert paths == (["embed", "pull", "embed"] if auto_pull else ["embed"])
+    assert got_sync[0] == ("returned" if auto_pull else "raised")
+
+
+# --- pull_model / apull_model ----------------------------------------------------------------
+
+def _registry(request: httpx.Request, n: int) -> httpx.Response:
+    model = json.loads(request.content)["model"]
+    if model == "nosuch":
+        return httpx.Response(500, json={"error": "pull model manifest: file does not exist"})
+    lines = [{"status": "pulling manifest"},
+             {"status": "downloading", "digest": "sha256:1", "total": 10, "completed": 10},
+             {"status": "success"}]
+    return httpx.Response(200, content=b"".join(json.dumps(x).encode() + b"\n"
+                                                for x in lines))
+
+
+@pytest.mark.parametrize("model", ["all-minilm", "nosuch"])
+def test_pull_twins(model: str) -> None:
+    import ollama
+
+    from ragloom.providers._ollama_pull import apull_model, pull_model
+
+    def make(script: Script) -> tuple[Callable[[], Any], Callable[[], Any]]:
+        seen: list[Any] = []
+
+        def sync_call() -> Any:
+            client = ollama.Client(host="http://ollama:11434",
+                                   transport=httpx.MockTransport(script))
+            pull_model(model, client=client, on_progress=lambda p: seen.append(p.status))
+            return seen
+
+        async def async_call() -> Any:
+            client = ollama.AsyncClient(host="http://ollama:11434",
+                                        transport=httpx.MockTransport(script))
+            await apull_model(model, client=client, on_progress=lambda p: seen.append(p.status))
+            return seen
+
+        return sync_call, async_call
+
+    (got_sync, sent_sync), (got_async, sent_async) = _twins(make, _registry)
+    assert got_sync == got_async
+    assert sent_sync == sent_async
+    if model == "nosuch":
+        assert got_sync[:2] == ("raised", ModelNotFound.__name__)
+    else:
+        assert got_sync == ("returned", ["pulling manifest", "downloading", "success"])
+
+
+# --- RagloomChatOpenAI: _generate / _agenerate (one translating wrapper) ---------------------
+
+def _openai_server(request: httpx.Request, n: int) -> httpx.Response:
+    body = json.loads(request.content)
+    if body["model"] == "nosuch":
+        return httpx.Response(404, json={"error": {"message": "model 'nosuch' not found",
+                                                   "type": "not_found_error"}})
+    return httpx.Response(200, json={
+        "id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": "hello"}}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+
+
+@pytest.mark.parametrize("model", ["m1", "nosuch"])
+def test_openai_chat_twins(model: str) -> None:
+    import httpx2
+    import openai
+
+    from ragloom.providers.openai import RagloomChatOpenAI
+
+    def make(script: Script) -> tuple[Callable[[], Any], Callable[[], Any]]:
+        def mock(request: Any) -> Any:
+            response = script(httpx.Request(request.method, str(request.url),
+                                            content=request.content))
+            return httpx2.Response(response.status_code, content=response.content,
+                                   headers=dict(response.headers))
+
+        llm = RagloomChatOpenAI(
+            model=model, api_key="sk-test", base_url="http://gateway/v1", max_retries=0,
+            http_client=openai.DefaultHttpxClient(transport=httpx2.MockTransport(mock)),
+            http_async_client=openai.DefaultAsyncHttpxClient(
+                transport=httpx2.MockTransport(mock)))
+        return (lambda: llm.invoke("hi").content,
+                lambda: _content(llm.ainvoke("hi")))
+
+    (got_sync, sent_sync), (got_async, sent_async) = _twins(make, _openai_server)
+    assert got_sync == got_async
+    assert sent_sync == sent_async
+    if model == "nosuch":
+        assert got_sync[:2] == ("raised", ModelNotFound.__name__)
+    else:
+        assert got_sync == ("returned", "hello")
+
+
+async def _content(call: Any) -> Any:
+    return (await call).content
