@@ -430,6 +430,13 @@ class GuardSettings(_Section):
     """Report an empty answer, or one that only repeats the prompt, instead of returning it."""
 
 
+DOCUMENT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".odt",
+                     ".pptx", ".xlsx", ".csv", ".tsv", ".epub", ".eml", ".mbox")
+"""Suffixes `ingest.glob` picks up by default. Code, notebooks, JSON and images have
+loaders too, but are opted into: a docs folder's scripts, notebooks, data files and
+screenshots are rarely meant as its content (this repository's `docs/` holds all four)."""
+
+
 class IngestSettings(_Section):
     """How files become chunks."""
 
@@ -438,10 +445,18 @@ class IngestSettings(_Section):
     chunk_overlap: int = Field(150, ge=0)
     """Characters shared by neighbouring chunks."""
     glob: list[str] = Field(
-        default_factory=lambda: ["**/*.txt", "**/*.md", "**/*.markdown", "**/*.html",
-                                 "**/*.htm", "**/*.pdf"]
+        default_factory=lambda: [f"**/*{suffix}" for suffix in DOCUMENT_SUFFIXES]
     )
-    """Patterns of files picked up inside a folder."""
+    """Patterns of files picked up inside a folder (default: the document formats; code,
+    notebooks, JSON and images are read too when added, e.g. `**/*.py`). Other files found
+    there are counted in the ingest report by suffix."""
+    ocr: Literal["auto", "on", "off"] = "auto"
+    """OCR (Tesseract) of PDF pages without a text layer and of images: auto (when
+    Tesseract is installed; else the report names the pages), on (required), off."""
+    ocr_language: str = Field("eng", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
+    """Tesseract language data to read with, e.g. `eng` or `eng+deu`."""
+    notebook_outputs: bool = False
+    """Keep the text outputs of notebook cells (images and binary outputs never)."""
     root: str | None = None
     """Folder that stored sources are relative to; null: the folder holding the store.
     Relative: to the config file's folder when set there. Changing it renames what is
