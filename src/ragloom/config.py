@@ -381,12 +381,23 @@ class AnswerSettings(_Section):
     disputed_text: str = "The sources disagree."
     """Put before the answer when the sources it rests on disagree (`mode: disputed`)."""
     conflict_check: bool = True
-    """Call the answer `disputed` when two sources give different numbers for what the
-    question asks (a check on the retrieved text before the model is called, no model
-    call); the answer then starts by naming each side with its citation."""
+    """Call the answer `disputed` when two sources give different values for what the
+    question asks: quantities with the same unit, years, versions, a setting's value, yes
+    or no (a check on the retrieved text before the model is called, no model call); the
+    answer then starts by naming each side with its citation."""
     number_check: bool = True
     """Call the answer `abstained` when it states a number no source gives (a price or a
     date the model made up); `invoke` then returns `abstain_text` instead."""
+    self_check: bool = False
+    """Ask the chat model, in a second short call with the sources, whether they state the
+    answer (JSON held to a schema by Ollama's `format`); when they do not, the answer is
+    `abstained` (`checks["mode_by"]: self_check`) and `invoke` returns `abstain_text`.
+    Costs a second prefill of the sources (its time is in `checks["decision_s"]`)."""
+    attribute_citations: bool = True
+    """Cite the source of answer sentences the model left uncited: the one source holding
+    most of the sentence's own words and numbers (no model call). Such citations carry
+    `metadata["attributed"]` and are listed in `checks["attributed"]`; the answer text is
+    not changed."""
 
 
 class GuardSettings(_Section):
