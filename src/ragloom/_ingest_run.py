@@ -26,7 +26,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections import Counter, deque
 from collections.abc import Coroutine
@@ -50,6 +49,7 @@ from ragloom._ingest_report import (
     Status,
     skipped_notes,
 )
+from ragloom._ingest_sources import find_sources
 from ragloom._loaders import (
     MISSING,
     Chunk,
@@ -60,7 +60,6 @@ from ragloom._loaders import (
     Splitter,
     Tally,
     chunk_id,
-    discover,
     is_under,
 )
 from ragloom._sources import (
@@ -68,7 +67,6 @@ from ragloom._sources import (
     former_names,
     plan_renames,
     prunable,
-    source_id,
     source_root,
 )
 from ragloom.config import RagConfig
@@ -162,17 +160,11 @@ class IngestRun:
     async def _execute(self, roots: list[str | Path], patterns: list[str],
                        prune: bool) -> IngestReport:
         self.root = source_root(self.cfg, self.ledger.pinned_root)
-        unreadable: list[OSError] = []
-        found = [os.path.realpath(r) for r in roots]  # `..` and symbolic links, once
-        left_out: Counter[str] = Counter()
-        files = sorted({source_id(p, self.root): p
-                        for p in discover(found, patterns, unreadable, left_out,
-                                          self._store_folder())}.items())
-        files = [(source, path) for source, path in files if self._named_in_utf8(source)]
+        found = find_sources(roots, patterns, root=self.root, store_folder=self._store_folder())
+        self.report.failed += found.failed
+        files, root_sources, blind, left_out = found.files, found.roots, found.blind, found.left_out
         self.files_total = len(files)
         self._emit()  # the files found, from the first second
-        root_sources = [source_id(r, self.root) for r in found]
-        blind = self._report_unreadable(unreadable)
         former = {source: former_names(path, source) for source, path in files}
         await self.ledger.index()
         self.recheck_access = (self.given is not None or bool(self.cfg.ingest.access)
@@ -348,29 +340,6 @@ class IngestRun:
 
     def _access(self, source: str) -> Access:
         return access_for(source, self.cfg.ingest.access, self.given)
-
-    def _named_in_utf8(self, source: str) -> bool:
-        """A file name that is not UTF-8 cannot be stored (nor shown): reported, skipped."""
-        try:
-            source.encode()
-        except UnicodeEncodeError:
-            shown = source.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-            self.report.failed.append(FailedFile(shown, (
-                "its name is not valid UTF-8 (shown with \\x escapes): rename it, e.g."
-                " `convmv -f latin1 -t utf-8 --notest FILE`; the other files were ingested")))
-            return False
-        return True
-
-    def _report_unreadable(self, errors: list[OSError]) -> list[str]:
-        """Report folders that could not be listed; their sources, which prune must spare."""
-        blind: list[str] = []
-        for error in errors:
-            folder = source_id(str(error.filename), self.root)
-            blind.append(folder)
-            self.report.failed.append(FailedFile(
-                folder, f"unreadable folder: {error.strerror or error}; its files were skipped"
-                " and none of them pruned (fix its permissions and run again)"))
-        return blind
 
     async def _emptied(self, source: str, reason: str) -> None:
         """An empty file has no content: its old chunks go, and it is reported."""
