@@ -42,7 +42,8 @@ def test_doctor_all_ok_against_the_test_server(cfg: RagConfig) -> None:
     assert names == [f"ollama reachable at {cfg.llm.base_url}",
                      f"ollama version at {cfg.llm.base_url}", "chat model present",
                      "chat model capabilities", "context length", "embedding model present",
-                     "embedding model capabilities", "qdrant reachable", "collection"]
+                     "embedding model capabilities", "qdrant reachable", "collection",
+                     "loaders", "formats: office", "formats: ocr"]
     by_name = {c.name: c for c in report.checks}
     assert by_name[names[0]].detail.startswith("Ollama ")
     assert "completion" in by_name["chat model capabilities"].detail
@@ -56,7 +57,7 @@ def test_cli_doctor_all_ok_prints_check_marks_and_exits_0(cfg: RagConfig) -> Non
     result = CliRunner().invoke(app, ["doctor"], env=env_of(cfg))
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
-    assert len(lines) == 9 and all(line.startswith("✓ ") for line in lines), result.output
+    assert len(lines) == 12 and all(line.startswith("✓ ") for line in lines), result.output
 
 
 @pytest.mark.vcr
@@ -113,7 +114,8 @@ def test_doctor_openai_provider_lists_v1_models(openai_cfg: RagConfig, vcr: Any)
     assert statuses(report) == {
         "openai-compatible API reachable (chat)": "ok", "chat model present": "ok",
         "openai-compatible API reachable (embedding)": "ok", "embedding model present": "ok",
-        "qdrant reachable": "ok", "collection": "warn"}
+        "qdrant reachable": "ok", "collection": "warn", "loaders": "ok",
+        "formats: office": "ok", "formats: ocr": "ok"}
     assert {r.path for r in vcr.requests} == {"/v1/models"}
 
 

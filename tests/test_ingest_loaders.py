@@ -74,7 +74,8 @@ def test_text_with_a_bom_is_decoded(bom: bytes, encoding: str) -> None:
     ("broken.pdf", b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog", "corrupt PDF"),
     ("fake.pdf", b"hello, I am not a pdf", "corrupt PDF: no %PDF- header"),
     ("blank.pdf", make_pdf([""]), "PDF without extractable text"),
-    ("sheet.xlsx", b"PK\x03\x04", "unsupported file type '.xlsx'"),
+    ("sheet.xlsx", b"PK\x03\x04", "corrupt XLSX file (not a valid zip container"),
+    ("deck.key", b"PK\x03\x04", ".key has no loader"),
     ("page.html", b"<html><body>\x00\x01\x02</body></html>", "binary file"),
 ])
 def test_unusable_files_raise_load_error_with_a_reason(name: str, data: bytes, reason: str) -> None:

@@ -78,9 +78,6 @@ def test_readme_question_is_answered_with_the_openai_setting(main_job: dict[str,
     assert any(SETTING.search(d.page_content) for d in main_job["sources"])
 
 
-@pytest.mark.xfail(strict=True, reason="with the current built-in prompt qwen2.5-coder:1.5b "
-                   "answers right but writes no [n]; the small-model prompt (issue 20 item 5, "
-                   "branch w-answers) must make it cite: remove this mark when it does")
 def test_readme_answer_has_a_verified_citation(main_job: dict[str, Any]) -> None:
     assert main_job["citations"], "the answer cites no source"
     # Verified: every citation is one of the retrieved sources, and at least one cited
@@ -89,3 +86,8 @@ def test_readme_answer_has_a_verified_citation(main_job: dict[str, Any]) -> None
     assert {d.metadata["source"] for d in main_job["citations"]} <= sources
     assert any(SETTING.search(d.page_content) for d in main_job["citations"]), \
         [d.metadata["source"] for d in main_job["citations"]]
+    # The 1.5B model writes no [n] here: its citation is attributed after the fact
+    # (answer.attribute_citations), marked so in the citation and in checks.
+    attributed = {d.metadata["citation"] for d in main_job["citations"]
+                  if d.metadata.get("attributed")}
+    assert attributed == set(main_job["checks"].get("attributed", []))

@@ -67,6 +67,10 @@ def eval_answer_set(dataset: Path, cfg: RagConfig, json_out: Path | None, consol
             lambda: evaluate_answer_set(dataset, cfg, progress=on_case))
     for table in _tables(result):
         console.print(table)
+    if result.attributed:
+        console.print(Text(f"citations attributed after the fact (answer.attribute_citations):"
+                           f" {result.attributed}, precision"
+                           f" {_f(result.attributed_precision)}"), highlight=False)
     if json_out is not None:
         data: dict[str, Any] = {"answers": result.to_dict()}
         json_out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

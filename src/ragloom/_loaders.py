@@ -3,34 +3,43 @@
 Find, load and split files (`ragloom._sources` names them). What Qdrant holds
 (`Ledger`) belongs to the storage layer (`ragloom._ledger`) and is re-exported here.
 
-Every loader takes the file's bytes (read once, hashed once) and returns sections:
-`(text, metadata)` pairs, one per PDF page, one per Markdown header section, one for
-a text or HTML file. Anything that makes a file unusable raises `LoadError` with a
-reason meant for a human; the caller reports it and moves on.
+Every loader (`ragloom._formats`: by suffix or sniffed type, plugins included) takes
+the file's bytes (read once, hashed once) and returns sections: `(text, metadata)`
+pairs, one per PDF page, Markdown header section, slide, group of rows…. Anything that
+makes a file unusable raises `LoadError` with a reason meant for a human; the caller
+reports it and moves on.
 """
 
 from __future__ import annotations
 
-import codecs
 import hashlib
-import io
 import os
 import re
 import stat
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
-from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
+from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from ragloom._formats import (
+    EmptyFile,
+    LoadContext,
+    LoadError,
+    NoLoader,
+    Section,
+    loader_for,
+    run_loader,
+)
 from ragloom._ledger import INGEST_KEY, Ledger, is_embedded
 from ragloom._ledger import Tally as Tally  # re-exported for ragloom.ingestion
 from ragloom.errors import ConfigError
 
 __all__ = [
     "CHUNK_NAMESPACE", "INGEST_KEY", "MAX_LABEL", "MISSING", "Chunk", "EmptyFile", "Ledger",
-    "LoadError", "Splitter", "chunk_id", "discover", "glob_regex",
+    "LoadContext", "LoadError", "NoLoader", "Splitter", "chunk_id", "discover", "glob_regex",
     "is_embedded", "is_under", "load_sections", "read_file",
 ]
 
@@ -40,21 +49,6 @@ MISSING = "no such file or directory"
 MAX_LABEL = 256
 """Longest metadata string kept on a chunk (a header, a title): every chunk carries a copy."""
 
-MARKDOWN_HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-Section = tuple[str, dict[str, Any]]
-
-
-class LoadError(Exception):
-    """A file cannot be ingested; the message is the reason shown to the user."""
-
-
-class EmptyFile(LoadError):
-    """The file holds no text (0 bytes, whitespace, or only markup): nothing to ingest."""
 
 
 def chunk_id(source: str, index: int, text: str) -> str:
@@ -114,7 +108,8 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
                           " [...] ranges (low to high, e.g. [a-z]) and brackets") from None
 
 
-def _walk(root: str, regexes: list[re.Pattern[str]], unreadable: list[OSError]) -> list[Path]:
+def _walk(root: str, regexes: list[re.Pattern[str]], unreadable: list[OSError],
+          left_out: Counter[str], skip: frozenset[str] = frozenset()) -> list[Path]:
     found, visited = [], set()
     for folder, dirs, names in os.walk(root, onerror=unreadable.append, followlinks=True):
         try:
@@ -127,31 +122,44 @@ def _walk(root: str, regexes: list[re.Pattern[str]], unreadable: list[OSError]) 
             dirs.clear()
             continue
         visited.add((info.st_dev, info.st_ino))
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = [d for d in dirs if not d.startswith(".")
+                   and not (skip and os.path.realpath(os.path.join(folder, d)) in skip)]
         prefix = os.path.relpath(folder, root).replace(os.sep, "/")
         prefix = "" if prefix == "." else prefix + "/"
         for name in names:
-            if not name.startswith(".") and any(r.fullmatch(prefix + name) for r in regexes):
-                path = os.path.join(folder, name)
+            if name.startswith("."):
+                continue
+            path = os.path.join(folder, name)
+            if any(r.fullmatch(prefix + name) for r in regexes):
                 if os.path.isfile(path):
                     found.append(Path(path))
+            elif os.path.isfile(path):
+                left_out[os.path.splitext(name)[1].lower() or "(no suffix)"] += 1
     return sorted(found)
 
 
 def discover(roots: Iterable[str | os.PathLike[str]], patterns: list[str],
-             unreadable: list[OSError] | None = None) -> Iterator[Path]:
+             unreadable: list[OSError] | None = None,
+             left_out: Counter[str] | None = None,
+             skip: Iterable[str] = ()) -> Iterator[Path]:
     """Files to ingest: named files as given, folders searched with glob `patterns`.
 
     Inside folders, names starting with a dot are skipped (files and folders). Results
     are unique and sorted within each root; a missing root is yielded as is (the
     caller reports it). Folders that cannot be listed are appended to `unreadable`
-    (the error, with its `filename`), so the caller can report them.
+    (the error, with its `filename`), so the caller can report them; files the
+    patterns leave out are counted by suffix in `left_out`. Folders in `skip` (real
+    paths: the store's own folder) are not searched.
     """
     regexes = [glob_regex(p) for p in patterns]
     seen: set[str] = set()
     errors = unreadable if unreadable is not None else []
+    counted: Counter[str] = left_out if left_out is not None else Counter()
+    skipped = frozenset(os.path.realpath(folder) for folder in skip)
     for root in roots:
-        found = _walk(os.fspath(root), regexes, errors) if os.path.isdir(root) else [Path(root)]
+        found = (_walk(os.fspath(root), regexes, errors, counted, skipped)
+                 if os.path.isdir(root)
+                 else [Path(root)])
         for path in found:
             key = os.path.abspath(path)
             if key not in seen:
@@ -176,104 +184,28 @@ def read_file(path: Path) -> bytes:
         raise LoadError(f"unreadable: {exc.strerror or exc}") from None
 
 
-def _decode(data: bytes) -> str:
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(encoding)
-            except UnicodeDecodeError as exc:
-                raise LoadError(f"encoding problem: invalid {encoding} text ({exc.reason}"
-                                f" at byte {exc.start})") from None
-    if b"\x00" in data:
-        raise LoadError("binary file (contains NUL bytes), not text")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise LoadError(
-            f"encoding problem: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start});"
-            " convert it, e.g. iconv -f latin1 -t utf-8"
-        ) from None
+def load_sections(path: Path, data: bytes,
+                  context: LoadContext | None = None) -> list[Section]:
+    """Turn a file's bytes into `(text, metadata)` sections, by suffix or sniffed type.
 
-
-def _load_text(data: bytes) -> list[Section]:
-    return [(_decode(data), {})]
-
-
-def _load_html(data: bytes) -> list[Section]:
-    from bs4 import BeautifulSoup, UnicodeDammit
-
-    if b"\x00" in data[:8192] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise LoadError("binary file (contains NUL bytes), not HTML")
-    dammit = UnicodeDammit(data, is_html=True)
-    if dammit.unicode_markup is None or dammit.contains_replacement_characters:
-        raise LoadError("encoding problem: the HTML could not be decoded cleanly"
-                        " (declare its charset or convert it to UTF-8)")
-    soup = BeautifulSoup(dammit.unicode_markup, "html.parser")
-    title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    for tag in soup(["script", "style", "noscript", "template", "head"]):
-        tag.decompose()
-    lines = (line.strip() for line in soup.get_text("\n").splitlines())
-    text = "\n".join(line for line in lines if line)
-    return [(text, {"title": title} if title else {})]
-
-
-def _load_pdf(data: bytes) -> list[Section]:
-    from pypdf import PdfReader
-
-    if b"%PDF-" not in data[:1024]:
-        raise LoadError("corrupt PDF: no %PDF- header (not a PDF file?)")
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise LoadError("encrypted PDF: decrypt it first (e.g. qpdf --decrypt)")
-        pages = list(reader.pages)
-    except LoadError:
-        raise
-    except Exception as exc:  # pypdf raises many types for broken files
-        raise LoadError(f"corrupt PDF: {type(exc).__name__}: {exc}") from None
-    sections: list[Section] = []
-    for number, page in enumerate(pages, start=1):
-        try:
-            text = page.extract_text() or ""
-        except Exception as exc:
-            raise LoadError(f"corrupt PDF: page {number}: {type(exc).__name__}: {exc}") from None
-        if text.strip():
-            sections.append((text, {"page": number}))
-    if not sections:
-        raise LoadError("PDF without extractable text (a scan? run OCR first)")
-    return sections
-
-
-def _load_markdown(data: bytes) -> list[Section]:
-    text = _decode(data)
-    splitter = MarkdownHeaderTextSplitter(MARKDOWN_HEADERS, strip_headers=False)
-    return [(doc.page_content, dict(doc.metadata)) for doc in splitter.split_text(text)]
-
-
-_LOADERS = {
-    ".txt": _load_text, ".md": _load_markdown, ".markdown": _load_markdown,
-    ".html": _load_html, ".htm": _load_html, ".pdf": _load_pdf,
-}
-
-
-def load_sections(path: Path, data: bytes) -> list[Section]:
-    """Turn a file's bytes into `(text, metadata)` sections, by extension.
+    The loader comes from `ragloom._formats` (built-ins and `ragloom.loaders` plugins).
 
     Raises:
-        LoadError: Unsupported type, empty, binary, badly encoded or corrupt.
+        NoLoader: No loader reads this kind of file.
+        LoadError: Empty, binary, badly encoded, corrupt, or its extra is missing.
 
     Example:
         >>> load_sections(Path("a.txt"), b"hello")
         [('hello', {})]
 
     """
-    loader = _LOADERS.get(path.suffix.lower())
-    if loader is None:
-        raise LoadError(f"unsupported file type {path.suffix or '(none)'!r}: ragloom reads "
-                        + ", ".join(sorted(_LOADERS)))
     if not data:
+        spec = loader_for(path, data)  # no loader is said before "empty"
         raise EmptyFile("empty file")
-    sections = [(text, _capped(meta)) for text, meta in loader(data) if text.strip()]
+    spec = loader_for(path, data)
+    context = context if context is not None else LoadContext(path)
+    sections = [(text, _capped(meta)) for text, meta in run_loader(spec, data, context)
+                if text.strip()]
     if not sections:
         raise EmptyFile("no text in the file (only whitespace or markup)")
     return sections

@@ -218,14 +218,21 @@ class CaseResult:
     """The best passage's relevance to the question."""
     answer: str
     """The answer text."""
+    attributed: int = 0
+    """Of the cited passages, those attributed after the fact (`answer.attribute_citations`),
+    not cited by the model."""
+    attributed_support: int = 0
+    """Of which in `support`."""
 
 
 def judge(case: AnswerCase, output: dict[str, Any], seconds: float) -> CaseResult:
     """Judge one chain output against its case."""
     answer = str(output.get("answer") or "")
     low = answer.lower()
-    cited = [int(doc.metadata["passage"]) for doc in output.get("citations") or []
-             if isinstance(doc, Document) and "passage" in doc.metadata]
+    docs = [doc for doc in output.get("citations") or []
+            if isinstance(doc, Document) and "passage" in doc.metadata]
+    cited = [int(doc.metadata["passage"]) for doc in docs]
+    attributed = [int(doc.metadata["passage"]) for doc in docs if doc.metadata.get("attributed")]
     checks = output.get("checks") or {}
     mode = str(output.get("mode") or ("answered" if output.get("grounded") else "abstained"))
     return CaseResult(
@@ -237,6 +244,7 @@ def judge(case: AnswerCase, output: dict[str, Any], seconds: float) -> CaseResul
         forbidden_found=[s for s in case.forbidden if s.lower() in low],
         seconds=seconds, decision_s=float(checks.get("decision_s") or 0.0),
         top_relevance=checks.get("top_relevance"), answer=answer,
+        attributed=len(attributed), attributed_support=sum(n in case.support for n in attributed),
     )
 
 
@@ -274,6 +282,11 @@ class AnswerSetResult:
     """95th-percentile seconds per answer."""
     decision_share: float | None
     """The mode decision's share of the answer time."""
+    attributed_precision: float | None = None
+    """Of the citations attributed after the fact, those in `support`; None without any.
+    They count in `citation_precision` and `citation_recall` too."""
+    attributed: int = 0
+    """Citations attributed after the fact, over all cases."""
     settings: dict[str, Any] = field(default_factory=dict)
     """What was evaluated: models, prompt, bar, budget."""
     per_case: list[CaseResult] = field(default_factory=list)
@@ -323,6 +336,9 @@ def score(results: Sequence[CaseResult], settings: dict[str, Any] | None = None
         median_s=round(statistics.median(timings), 3) if timings else None,
         p95_s=round(_percentile(timings, 95), 3) if timings else None,
         decision_share=_share(sum(r.decision_s for r in results), sum(timings)),
+        attributed_precision=_share(sum(r.attributed_support for r in results),
+                                    sum(r.attributed for r in results)),
+        attributed=sum(r.attributed for r in results),
         settings=dict(settings or {}), per_case=results,
     )
 
@@ -383,5 +399,8 @@ def evaluate_answer_set(
         "min_relevance": cfg.relevance_bar(),
         "max_context_tokens": cfg.answer.max_context_tokens,
         "custom_prompt": cfg.prompt.template is not None,
+        "conflict_check": cfg.answer.conflict_check, "number_check": cfg.answer.number_check,
+        "self_check": cfg.answer.self_check,
+        "attribute_citations": cfg.answer.attribute_citations,
     }
     return score(results, settings)

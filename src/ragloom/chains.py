@@ -28,7 +28,7 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from typing import Any, TypedDict
 
 from langchain_core.documents import Document
@@ -46,12 +46,14 @@ from langchain_core.runnables import (
 from typing_extensions import NotRequired
 
 from ragloom._access import User
+from ragloom._attribution import attribute
 from ragloom._budget import fit_context
 from ragloom._citations import AnswerFilter, sources_footer
 from ragloom._conflicts import find_conflicts, ungrounded_numbers
 from ragloom._cut import answer_piece
 from ragloom._identity import resolve_user, user_config
 from ragloom._modes import Mode, ModeFilter, abstains_in_words, disputes_in_words
+from ragloom._self_check import check_answer
 from ragloom.config import AnswerSettings, RagConfig, load_config
 from ragloom.errors import ConfigError, InvalidInput
 from ragloom.guards import Guard, build_guards
@@ -118,8 +120,11 @@ class RagOutput(TypedDict):
     before the bar), `below_relevance` (chunks under the bar), `context_tokens` and
     `context_dropped` (the sources' estimated tokens in the prompt, and the chunks left
     out by `answer.max_context_tokens`), `mode_by` (what decided `mode`: `relevance_bar`,
-    `marker`, `words`, `answer_check`, `routing` or `model`), `decision_s` (seconds the
-    mode decision took),
+    `conflict_check`, `marker`, `words`, `number_check`, `self_check`, `answer_check`,
+    `routing` or `model`), `decision_s` (seconds the mode decision took, the self-check
+    call included), `conflicts` (the sides the conflict check found), `self_check` (the
+    self-check's reply), `attributed` (citation numbers added after the fact,
+    `answer.attribute_citations`),
     `removed_citations` (numbers without a source), `flagged` (chunks with planted
     instructions), `redacted` (placeholders by kind), `answer` (`empty`,
     `repeats_prompt` or None), `cut` (True when a length cap such as `num_predict`
@@ -227,13 +232,18 @@ def _with_context(
     return state
 
 
+_Checker = Callable[[dict[str, Any], str], "dict[str, bool] | None"]
+
+
 class _Reader:
     """The model's answer through the mode markers, then the citation check."""
 
-    def __init__(self, modes: ModeFilter, cites: AnswerFilter, number_check: bool) -> None:
+    def __init__(self, modes: ModeFilter, cites: AnswerFilter, number_check: bool,
+                 checker: _Checker | None = None) -> None:
         self.modes = modes
         self.cites = cites
         self.number_check = number_check
+        self.checker = checker
         self.prefix = ""
         self.decision_s = 0.0
 
@@ -276,12 +286,24 @@ class _Reader:
                 self.modes.raw, state["sources"])):
             checks["ungrounded_numbers"] = invented
             decision = ("abstained", "number_check")
+        elif self.checker is not None and (verdict := self._self_check(state)) is not None:
+            decision = verdict
         else:
             decision = ("answered", "model")
         self.decision_s += time.perf_counter() - started
         checks["mode_by"] = decision[1]
         checks["decision_s"] = round(checks.get("decision_s", 0.0) + self.decision_s, 6)
         return decision
+
+    def _self_check(self, state: dict[str, Any]) -> tuple[Mode, str] | None:
+        assert self.checker is not None
+        verdict = self.checker(state, self.modes.raw)
+        state["checks"]["self_check"] = verdict
+        if verdict is None:
+            return None
+        if not verdict["answer_is_stated"]:
+            return ("abstained", "self_check")
+        return ("answered", "self_check")
 
 
 class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
@@ -292,9 +314,11 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
     first, the citations chunk last, and the citations are judged as `invoke` judges them.
     """
 
-    def __init__(self, guards: Sequence[Guard], settings: AnswerSettings) -> None:
+    def __init__(self, guards: Sequence[Guard], settings: AnswerSettings,
+                 checker: _Checker | None = None) -> None:
         self.guards = list(guards)
         self.settings = settings
+        self.checker = checker
 
     def _head(self, state: dict[str, Any]) -> dict[str, Any]:
         sources = state["sources"]
@@ -308,14 +332,15 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         rewrite = (lambda text: _restored(text, state, self.guards)) if self.guards else None
         settings = self.settings
         reader = _Reader(ModeFilter(settings.abstain_text, settings.disputed_text),
-                         AnswerFilter(len(state["sources"]), rewrite), settings.number_check)
+                         AnswerFilter(len(state["sources"]), rewrite), settings.number_check,
+                         self.checker)
         conflicts = state["checks"].get("conflicts")
         if conflicts:
             # Said first, by the chain: the model's own NOT FOUND or CONFLICT: adds nothing.
             reader.modes.abstain_text = reader.modes.disputed_text = ""
-            sides = ", ".join(
+            sides = ", ".join(dict.fromkeys(
                 f"{value} [{n}]" for conflict in conflicts
-                for value, n in zip(conflict["values"], conflict["sources"], strict=True))
+                for value, n in zip(conflict["values"], conflict["sources"], strict=True)))
             reader.prefix = f"{settings.disputed_text.rstrip('.')}: {sides}. "
         return reader
 
@@ -333,6 +358,13 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         mode, _ = reader.decide(state)
         grounded = bool(state["sources"]) and not checks.get("answer") and mode != "abstained"
         citations = answer.citations(head["sources"]) if mode != "abstained" else []
+        if self.settings.attribute_citations and mode != "abstained":
+            added = [n for n in attribute(answer.text, state["original_question"],
+                                          head["sources"]) if n not in answer.cited]
+            checks["attributed"] = added
+            citations += [head["sources"][n - 1].model_copy(update={"metadata": {
+                **head["sources"][n - 1].metadata, "citation": n, "attributed": True}})
+                for n in added]
         footer = sources_footer(citations) if self.settings.sources_footer and grounded else ""
         return {"citations": citations, "grounded": grounded, "mode": mode,
                 "checks": checks, "footer": footer}
@@ -347,7 +379,9 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         reader.flush()
         tail = self._tail(state, head, reader)
         text = ("" if tail["checks"].get("answer")
-                else self.settings.abstain_text if tail["checks"]["mode_by"] == "number_check"
+                else self.settings.abstain_text
+                if tail["checks"]["mode_by"] in ("number_check", "self_check")
+                and tail["mode"] == "abstained"
                 else reader.cites.text + tail.pop("footer"))
         tail.pop("footer", None)
         return {**head, "answer": text, **tail}
@@ -537,10 +571,24 @@ def build_rag_chain(
         routed = answer_prompt | router.runnable(route, state["checks"])
         return routed.with_config(configurable={VAULT_KEY: state["vault"]})
 
+    def self_check(state: dict[str, Any], answer: str) -> dict[str, bool] | None:
+        # The model's own text (placeholders intact), through the same redacting model;
+        # with routing, the first model allowed to read these sources (JSON asked in words).
+        config: RunnableConfig = {"configurable": {VAULT_KEY: state["vault"]}}
+        if router is None:
+            return check_answer(llm, state["question"], state["context"], answer, config,
+                                structured=cfg.llm.provider == "ollama")
+        route = state["route"]
+        if route.refused:
+            return None
+        return check_answer(router.models[route.models[0]], state["question"],
+                            state["context"], answer, config)
+
     chain = (
         RunnableLambda(retrieve, afunc=aretrieve, name="retrieve")
         | RunnablePassthrough.assign(answer=RunnableLambda(answer_or_abstain, name="answer"))
-        | _Finish(guards=guards, settings=cfg.answer)
+        | _Finish(guards=guards, settings=cfg.answer,
+                  checker=self_check if cfg.answer.self_check else None)
     )
     return chain.with_config(run_name="rag_chain")
 

@@ -85,18 +85,25 @@ def _run(action: Callable[[], T]) -> T:
         raise typer.Exit(1) from None
 
 
+def where(meta: dict[str, Any]) -> str:
+    """Where in its file a chunk is: `page 3`, `sheet Q3, rows 2-41`, `§Pricing`, or ''."""
+    if meta.get("location"):
+        return str(meta["location"])
+    return "" if meta.get("page") is None else f"page {meta['page']}"
+
+
 def _sources_table(sources: list[Any]) -> Table:
     table = Table(title="Sources", show_lines=False)
     table.add_column("#", justify="right")
     table.add_column("source")
-    table.add_column("page", justify="right")
+    table.add_column("where", justify="right")
     table.add_column("score", justify="right")
     for n, doc in enumerate(sources, start=1):
         meta = doc.metadata
         score = meta.get("score")
         # A file name is data, not markup: "[/bold] a.txt" must print as is.
         table.add_row(str(n), Text(str(meta.get("source", doc.id or ""))),
-                      "" if meta.get("page") is None else str(meta["page"]),
+                      Text(where(meta)),
                       "" if score is None else f"{score:.3f}")
     return table
 
@@ -306,6 +313,8 @@ def ingest(
     if report.rekeyed:
         console.print(Text(f"re-keyed {report.rekeyed} unchanged files to new access metadata"
                            " (no embedding)"), highlight=False)
+    for note in report.notes:
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     for failure in report.failed:
         err_console.print(f"[red]failed:[/] {escape(f'{failure.path}: {failure.reason}')}",
                           highlight=False)
@@ -324,8 +333,8 @@ def _ingest_progress() -> Iterator[Callable[[Any], None]]:
         def on_progress(event: Any) -> None:
             queued = max(event.chunks_queued, event.chunks_done)
             progress.update(task, total=event.files_total, completed=event.files_done,
-                            rate=f"{event.chunks_done}/{queued} chunks embedded,"
-                                 f" {event.chunks_per_s:.0f}/s")
+                            rate=f"{event.pages_done} pages, {event.chunks_done}/{queued}"
+                                 f" chunks embedded, {event.chunks_per_s:.0f}/s")
 
         yield on_progress
 

@@ -381,12 +381,23 @@ class AnswerSettings(_Section):
     disputed_text: str = "The sources disagree."
     """Put before the answer when the sources it rests on disagree (`mode: disputed`)."""
     conflict_check: bool = True
-    """Call the answer `disputed` when two sources give different numbers for what the
-    question asks (a check on the retrieved text before the model is called, no model
-    call); the answer then starts by naming each side with its citation."""
+    """Call the answer `disputed` when two sources give different values for what the
+    question asks: quantities with the same unit, years, versions, a setting's value, yes
+    or no (a check on the retrieved text before the model is called, no model call); the
+    answer then starts by naming each side with its citation."""
     number_check: bool = True
     """Call the answer `abstained` when it states a number no source gives (a price or a
     date the model made up); `invoke` then returns `abstain_text` instead."""
+    self_check: bool = False
+    """Ask the chat model, in a second short call with the sources, whether they state the
+    answer (JSON held to a schema by Ollama's `format`); when they do not, the answer is
+    `abstained` (`checks["mode_by"]: self_check`) and `invoke` returns `abstain_text`.
+    Costs a second prefill of the sources (its time is in `checks["decision_s"]`)."""
+    attribute_citations: bool = True
+    """Cite the source of answer sentences the model left uncited: the one source holding
+    most of the sentence's own words and numbers (no model call). Such citations carry
+    `metadata["attributed"]` and are listed in `checks["attributed"]`; the answer text is
+    not changed."""
 
 
 class GuardSettings(_Section):
@@ -419,6 +430,13 @@ class GuardSettings(_Section):
     """Report an empty answer, or one that only repeats the prompt, instead of returning it."""
 
 
+DOCUMENT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".odt",
+                     ".pptx", ".xlsx", ".csv", ".tsv", ".epub", ".eml", ".mbox")
+"""Suffixes `ingest.glob` picks up by default. Code, notebooks, JSON and images have
+loaders too, but are opted into: a docs folder's scripts, notebooks, data files and
+screenshots are rarely meant as its content (this repository's `docs/` holds all four)."""
+
+
 class IngestSettings(_Section):
     """How files become chunks."""
 
@@ -427,10 +445,18 @@ class IngestSettings(_Section):
     chunk_overlap: int = Field(150, ge=0)
     """Characters shared by neighbouring chunks."""
     glob: list[str] = Field(
-        default_factory=lambda: ["**/*.txt", "**/*.md", "**/*.markdown", "**/*.html",
-                                 "**/*.htm", "**/*.pdf"]
+        default_factory=lambda: [f"**/*{suffix}" for suffix in DOCUMENT_SUFFIXES]
     )
-    """Patterns of files picked up inside a folder."""
+    """Patterns of files picked up inside a folder (default: the document formats; code,
+    notebooks, JSON and images are read too when added, e.g. `**/*.py`). Other files found
+    there are counted in the ingest report by suffix."""
+    ocr: Literal["auto", "on", "off"] = "auto"
+    """OCR (Tesseract) of PDF pages without a text layer and of images: auto (when
+    Tesseract is installed; else the report names the pages), on (required), off."""
+    ocr_language: str = Field("eng", pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$")
+    """Tesseract language data to read with, e.g. `eng` or `eng+deu`."""
+    notebook_outputs: bool = False
+    """Keep the text outputs of notebook cells (images and binary outputs never)."""
     root: str | None = None
     """Folder that stored sources are relative to; null: the folder holding the store.
     Relative: to the config file's folder when set there. Changing it renames what is

@@ -10,7 +10,9 @@ Each configured provider checks its own server and models through its optional
 `openai` providers implement it exactly as a plugin would; a provider without it is
 reported as not checked. Then Qdrant: reachable (an embedded folder not locked by
 another process), and the collection, when present, has the dense vector size the
-embeddings produce and the configured distance.
+embeddings produce and the configured distance. Last the file formats: the loaders
+registered (built-in and plugins, by suffix), whether each optional extra is installed,
+and OCR (Tesseract's version, or how to install it).
 
 Example:
     >>> from ragloom import RagConfig
@@ -26,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ragloom._checks import SYMBOLS, Check, Status
+from ragloom._formats.checks import format_checks
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import ConfigError, RagloomError
 from ragloom.providers import ModelUse, configured_uses, get_provider
@@ -173,4 +176,5 @@ def run_doctor(cfg: RagConfig | None = None, *, timeout_s: float = 10.0) -> Doct
     provider_checks, embed_dim = _provider_checks(cfg, timeout_s)
     report.checks += provider_checks
     report.checks += _check_qdrant(cfg, embed_dim)
+    report.checks += format_checks(cfg)
     return report

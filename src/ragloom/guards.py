@@ -107,14 +107,16 @@ def screen_label(label: str, level: str = "standard") -> list[str]:
 
 def _label_of(doc: Document) -> str:
     meta = doc.metadata
-    parts = [str(meta[key]) for key in ("source", "title") if meta.get(key)]
+    # `location` comes from inside a file too (a heading, a slide title, a mail subject).
+    parts = [str(meta[key]) for key in ("source", "title", "location") if meta.get(key)]
     return "\n".join(dict.fromkeys(parts))
 
 
 class ScreenInstructions(Guard):
     """Flag retrieved chunks that carry planted instructions; fence or drop them.
 
-    The chunk's text and its label (the `source` file name, a `title`) are screened.
+    The chunk's text and its label (the `source` file name, a `title`, the `location` in
+    the file) are screened.
     `fence` keeps the chunk for the model but marks it as untrusted in the context
     (`metadata["flagged"]`, which `format_context` shows; a flagged label is withheld
     from the prompt, `metadata["flagged_label"]`); `drop` removes it from the sources.

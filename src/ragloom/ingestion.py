@@ -34,10 +34,11 @@ import asyncio
 import hashlib
 import os
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Literal
 
 from langchain_qdrant import QdrantVectorStore, RetrievalMode
@@ -45,6 +46,7 @@ from qdrant_client import models
 
 from ragloom._access import Access, access_for
 from ragloom._bm25 import BM25SparseEmbeddings
+from ragloom._formats import loaders
 from ragloom._loaders import (
     CHUNK_NAMESPACE,
     INGEST_KEY,
@@ -52,7 +54,9 @@ from ragloom._loaders import (
     Chunk,
     EmptyFile,
     Ledger,
+    LoadContext,
     LoadError,
+    NoLoader,
     Splitter,
     Tally,
     chunk_id,
@@ -75,7 +79,7 @@ from ragloom.providers import request_slots
 from ragloom.store import build_vector_store
 
 __all__ = ["CHUNK_NAMESPACE", "INGEST_KEY", "FailedFile", "IngestProgress", "IngestReport",
-           "ProgressCallback", "aingest", "chunk_id", "ingest"]
+           "LoadContext", "LoadError", "ProgressCallback", "aingest", "chunk_id", "ingest"]
 
 _INLINE_BYTES = 256 * 1024
 """Files up to this size are read and hashed on the event loop: a thread hop costs more."""
@@ -83,8 +87,10 @@ _INLINE_SPLIT_BYTES = 32 * 1024
 _INLINE_SPLIT_TYPES = frozenset({".txt", ".md", ".markdown"})
 """Plain-text files up to `_INLINE_SPLIT_BYTES` are split on the loop too (well under
 a millisecond each); parsing PDF or HTML, or a big file, goes to a thread."""
-Status = Literal["added", "updated", "unchanged", "deleted", "failed"]
+Status = Literal["added", "updated", "unchanged", "deleted", "failed", "skipped"]
 Paths = str | Path | Sequence[str | Path]
+_PARSE_AHEAD = 4
+"""Files read and parsed at once ahead of the one whose chunks are being queued."""
 
 
 
@@ -130,6 +136,12 @@ class IngestReport:
     """Unchanged files whose access metadata changed: payload updated, nothing embedded."""
     failed: list[FailedFile] = field(default_factory=list)
     duration_s: float = 0.0
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Files not read, by suffix: no loader for them, or left out by `ingest.glob`."""
+    notes: list[str] = field(default_factory=list)
+    """Remarks that did not stop a file (pages that need OCR) and the skipped files."""
+    pages: int = 0
+    """Pages (slides, sheets' row groups, messages, cells…) read from the files loaded."""
 
     @property
     def ok(self) -> bool:
@@ -151,6 +163,8 @@ class IngestProgress:
     chunks_queued: int = 0
     """Chunks split and waiting for (or done with) embedding: progress before the first
     embedding answer, which on a slow model takes a while."""
+    pages_done: int = 0
+    """Pages (slides, row groups, messages…) read so far."""
 
 
 ProgressCallback = Callable[[IngestProgress], None]
@@ -314,6 +328,9 @@ class _Run:
         # source → {(file_hash, chunk_count, chunking): points}, for the sources in play
         self.inventory: Tally = {}
         self.files_total = self.files_done = self.chunks_queued = 0
+        self.no_loader: Counter[str] = Counter()
+        self.batch: list[_Item] = []
+        self.file_notes: list[str] = []
         self.started = time.perf_counter()
         self.given: Access | None = None
         self.recheck_access = False
@@ -327,15 +344,18 @@ class _Run:
             done = self.report.chunks_written
             rate = done / max(time.perf_counter() - self.started, 1e-9)
             self.on_progress(IngestProgress(self.files_done, self.files_total, done, rate,
-                                            path, status, self.chunks_queued))
+                                            path, status, self.chunks_queued,
+                                            self.report.pages))
 
     async def execute(self, roots: list[str | Path], patterns: list[str],
                       prune: bool) -> IngestReport:
         self.root = source_root(self.cfg, self.ledger.pinned_root)
         unreadable: list[OSError] = []
         roots = [os.path.realpath(r) for r in roots]  # `..` and symbolic links, once
+        left_out: Counter[str] = Counter()
         files = sorted({source_id(p, self.root): p
-                        for p in discover(roots, patterns, unreadable)}.items())
+                        for p in discover(roots, patterns, unreadable, left_out,
+                                          self._store_folder())}.items())
         files = [(source, path) for source, path in files if self._named_in_utf8(source)]
         self.files_total = len(files)
         self._emit()  # the files found, from the first second
@@ -357,10 +377,18 @@ class _Run:
                              *(self._consume(queue) for _ in range(workers)))
         if prune:
             await self._prune(root_sources, blind)
+        self.report.notes = sorted(self.file_notes) + skipped_notes(self.no_loader, left_out)
+        for suffix, count in (self.no_loader + left_out).items():
+            self.report.skipped[suffix] = count
         await self.ledger.finish()
         self.report.duration_s = time.perf_counter() - self.started
         self._emit()
         return self.report
+
+    def _store_folder(self) -> list[str]:
+        """An embedded store's folder: never searched for files (nor counted as skipped)."""
+        q = self.cfg.qdrant
+        return [q.location] if not q.url and q.location != ":memory:" else []
 
     async def _adopt_root(self) -> None:
         """Rename stored sources named against another root (recorded in the collection).
@@ -404,75 +432,105 @@ class _Run:
             ((stored_hash, count, chunking), points), = stored.items()
             if (stored_hash, chunking, points) == (file_hash, self.splitter.signature, count):
                 return file_hash, None
-        if size <= _INLINE_SPLIT_BYTES and path.suffix.lower() in _INLINE_SPLIT_TYPES:
-            return file_hash, self.splitter.split(load_sections(path, data))
-        chunks = await asyncio.to_thread(lambda: self.splitter.split(load_sections(path, data)))
-        return file_hash, chunks
+        ingest = self.cfg.ingest
+        context = LoadContext(path, ingest.chunk_size, ingest.chunk_overlap, ingest.ocr,
+                              ingest.ocr_language, ingest.notebook_outputs)
+        try:
+            if size <= _INLINE_SPLIT_BYTES and path.suffix.lower() in _INLINE_SPLIT_TYPES:
+                return file_hash, self.splitter.split(load_sections(path, data, context))
+            return file_hash, await asyncio.to_thread(
+                lambda: self.splitter.split(load_sections(path, data, context)))
+        finally:
+            self.report.pages += context.pages
+            self.file_notes += [f"{source}: {note}" for note in context.notes]
 
     async def _produce(self, files: list[tuple[str, Path]],
                        queue: asyncio.Queue[list[_Item] | None], workers: int) -> None:
-        batch: list[_Item] = []
-        for source, path in files:
-            try:
-                file_hash, chunks = await self._prepare(path, source)
-            except EmptyFile as exc:
-                await self._emptied(source, str(exc))
-                continue
-            except LoadError as exc:
-                self.report.failed.append(FailedFile(source, str(exc)))
-                self._emit(source, "failed")
-                continue
-            if chunks is None:
-                if self.recheck_access and await self.ledger.rekey(source, self._access(source)):
-                    self.report.rekeyed += 1
-                self._emit(source, "unchanged")
-                continue
-            stored = self.inventory.get(source, {})
-            aliases = self.aliases.get(source, [])
-            ids = [chunk_id(source, i, c.text) for i, c in enumerate(chunks)]
-            same = [k for k in stored if (k[0], k[2]) == (file_hash, self.splitter.signature)]
-            job = _Job(source, ids,
-                       "updated" if len(same) < len(stored) or aliases else "added",
-                       had_points=bool(stored) or bool(aliases), aliases=aliases)
-            record = f"{file_hash} {len(chunks)} {self.splitter.signature} {source}"
-            # After an interrupted run, part of this very version may be stored already
-            # (checked by record: a chunk that did not change keeps its id across versions).
-            present = await self.ledger.existing(ids, record) if same else set()
-            moved = await self._former_vectors(file_hash, len(chunks), aliases)
-            copies: list[models.PointStruct] = []
-            for index, (point, chunk) in enumerate(zip(ids, chunks, strict=True)):
-                if point in present:
-                    continue
-                payload = {
-                    self.store.content_payload_key: chunk.text,
-                    self.meta: {"source": source, "file_hash": file_hash, "chunk_index": index,
-                                "chunk_count": len(chunks), **chunk.metadata,
-                                **self._access(source).metadata()},
-                    INGEST_KEY: record,
-                }
-                if self.id_key:
-                    payload[self.id_key] = point
-                if (index, chunk.text) in moved:
-                    copies.append(models.PointStruct.model_construct(
-                        id=point, vector=moved[index, chunk.text], payload=payload))
-                    continue
-                batch.append(_Item(point, chunk.text, payload, job))
-                job.pending += 1
-                if len(batch) >= self.batch_size:
-                    await queue.put(batch)
-                    batch = []
-            for start in range(0, len(copies), self.batch_size):
-                await self.ledger.upsert(copies[start:start + self.batch_size])
-            self.report.chunks_written += len(copies)
-            self.chunks_queued += job.pending + len(copies)
-            self._emit()  # this file's chunks are queued
-            job.produced = True
-            if job.pending == 0:
-                await self._finish(job)
-        if batch:
-            await queue.put(batch)
+        # Files are read and parsed ahead (up to _PARSE_AHEAD at once, in threads), so a
+        # slow file does not hold up the parsing of the next ones; their chunks still
+        # enter the queue in file order, which keeps requests (and cassettes) stable.
+        ahead: deque[tuple[str, asyncio.Future[tuple[str, list[Chunk] | None]]]] = deque()
+        todo = iter(files)
+        try:
+            while True:
+                while len(ahead) < _PARSE_AHEAD and (nxt := next(todo, None)) is not None:
+                    ahead.append((nxt[0], asyncio.ensure_future(self._prepare(nxt[1], nxt[0]))))
+                if not ahead:
+                    break
+                source, future = ahead.popleft()
+                await self._produce_one(source, future, queue)
+        finally:
+            for _, future in ahead:
+                future.cancel()
+            await asyncio.gather(*(f for _, f in ahead), return_exceptions=True)
+        if self.batch:
+            await queue.put(self.batch)
         for _ in range(workers):
             await queue.put(None)
+
+    async def _produce_one(self, source: str,
+                           prepared: asyncio.Future[tuple[str, list[Chunk] | None]],
+                           queue: asyncio.Queue[list[_Item] | None]) -> None:
+        try:
+            file_hash, chunks = await prepared
+        except NoLoader:
+            self.no_loader[PurePath(source).suffix.lower() or "(no suffix)"] += 1
+            self._emit(source, "skipped")
+            return
+        except EmptyFile as exc:
+            await self._emptied(source, str(exc))
+            return
+        except LoadError as exc:
+            self.report.failed.append(FailedFile(source, str(exc)))
+            self._emit(source, "failed")
+            return
+        if chunks is None:
+            if self.recheck_access and await self.ledger.rekey(source, self._access(source)):
+                self.report.rekeyed += 1
+            self._emit(source, "unchanged")
+            return
+        stored = self.inventory.get(source, {})
+        aliases = self.aliases.get(source, [])
+        ids = [chunk_id(source, i, c.text) for i, c in enumerate(chunks)]
+        same = [k for k in stored if (k[0], k[2]) == (file_hash, self.splitter.signature)]
+        job = _Job(source, ids,
+                   "updated" if len(same) < len(stored) or aliases else "added",
+                   had_points=bool(stored) or bool(aliases), aliases=aliases)
+        record = f"{file_hash} {len(chunks)} {self.splitter.signature} {source}"
+        # After an interrupted run, part of this very version may be stored already
+        # (checked by record: a chunk that did not change keeps its id across versions).
+        present = await self.ledger.existing(ids, record) if same else set()
+        moved = await self._former_vectors(file_hash, len(chunks), aliases)
+        copies: list[models.PointStruct] = []
+        for index, (point, chunk) in enumerate(zip(ids, chunks, strict=True)):
+            if point in present:
+                continue
+            payload = {
+                self.store.content_payload_key: chunk.text,
+                self.meta: {"source": source, "file_hash": file_hash, "chunk_index": index,
+                            "chunk_count": len(chunks), **chunk.metadata,
+                            **self._access(source).metadata()},
+                INGEST_KEY: record,
+            }
+            if self.id_key:
+                payload[self.id_key] = point
+            if (index, chunk.text) in moved:
+                copies.append(models.PointStruct.model_construct(
+                    id=point, vector=moved[index, chunk.text], payload=payload))
+                continue
+            self.batch.append(_Item(point, chunk.text, payload, job))
+            job.pending += 1
+            if len(self.batch) >= self.batch_size:
+                full, self.batch = self.batch, []
+                await queue.put(full)
+        for start in range(0, len(copies), self.batch_size):
+            await self.ledger.upsert(copies[start:start + self.batch_size])
+        self.report.chunks_written += len(copies)
+        self.chunks_queued += job.pending + len(copies)
+        self._emit()  # this file's chunks are queued
+        job.produced = True
+        if job.pending == 0:
+            await self._finish(job)
 
     async def _consume(self, queue: asyncio.Queue[list[_Item] | None]) -> None:
         while (batch := await queue.get()) is not None:
@@ -618,6 +676,29 @@ class _Run:
         # A path given but gone is no failure when pruning: its files were deleted.
         self.report.failed = [f for f in self.report.failed if not (
             f.reason == MISSING and any(is_under(source, f.path) for source in gone))]
+
+
+def skipped_notes(no_loader: Counter[str], left_out: Counter[str]) -> list[str]:
+    """One line per suffix of files not read: no loader, or left out by `ingest.glob`.
+
+    Example:
+        >>> skipped_notes(Counter({".key": 12}), Counter({".py": 1}))
+        ['12 files skipped: .key has no loader', "1 file skipped: .py is not in ingest.glob\
+ (add '**/*.py' to read them)"]
+
+    """
+    def files(n: int) -> str:
+        return f"{n} file{'s' if n != 1 else ''} skipped"
+
+    lines = [f"{files(n)}: {suffix} has no loader" for suffix, n in sorted(no_loader.items())]
+    readable = set(loaders())
+    for suffix, n in sorted(left_out.items()):
+        if suffix in readable:
+            lines.append(f"{files(n)}: {suffix} is not in ingest.glob (add '**/*{suffix}' to"
+                         " read them)")
+        else:
+            lines.append(f"{files(n)}: {suffix} has no loader")
+    return lines
 
 
 def _read(path: Path) -> tuple[bytes, str]:

@@ -86,8 +86,11 @@ def _label(doc: Document) -> str:
         # model is not shown to it (the user still sees it in the sources).
         return _WITHHELD_LABEL
     source = meta.get("source") or meta.get("title") or doc.id or "unknown"
-    page = meta.get("page")
-    label = f"{source} (page {page})" if page is not None else str(source)
+    page, location = meta.get("page"), meta.get("location")
+    if location:  # structure from the loader: `§Pricing`, `sheet Q3, rows 2-41`, `slide 4`
+        label = f"{source}, {location}"
+    else:
+        label = f"{source} (page {page})" if page is not None else str(source)
     return _as_data(_LINE_BREAKS.sub(" ", label))
 
 

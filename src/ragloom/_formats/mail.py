@@ -1,0 +1,104 @@
+r"""E-mail (standard library `email`): `.eml` messages and `.mbox` archives.
+
+Each message is a section: its headers (From, To, Date, Subject) then the plain-text
+body (HTML bodies reduced to text), with `sender`, `date`, `subject` and, when present,
+`attachments` (their file names: listed, not parsed) in the metadata. An mbox gives one
+section per message (`message`, from 1), so no chunk runs across two messages.
+
+Example:
+    >>> from pathlib import Path
+    >>> raw = b"From: a@example.com\nSubject: Hi\n\nSee you at noon."
+    >>> text, meta = load_eml(raw, LoadContext(Path("m.eml")))[0]
+    >>> meta["subject"], text.splitlines()[-1]
+    ('Hi', 'See you at noon.')
+
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import mailbox
+import os
+import tempfile
+from email.message import EmailMessage
+from typing import Any
+
+from ragloom._formats._base import LoadContext, LoadError, Section
+
+__all__ = ["load_eml", "load_mbox"]
+
+
+def _body(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    try:
+        content = part.get_content()
+    except (LookupError, ValueError, AssertionError):  # unknown charset, bad encoding
+        payload = part.get_payload(decode=True)
+        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+    if part.get_content_subtype() == "html":
+        from bs4 import BeautifulSoup
+
+        content = BeautifulSoup(content, "html.parser").get_text("\n")
+    lines = (line.rstrip() for line in str(content).splitlines())
+    return "\n".join(lines).strip()
+
+
+def _section(message: EmailMessage) -> Section:
+    meta: dict[str, Any] = {}
+    head = []
+    for header, key in (("From", "sender"), ("To", None), ("Date", "date"),
+                        ("Subject", "subject")):
+        value = message.get(header)
+        if value:
+            value = " ".join(str(value).split())
+            head.append(f"{header}: {value}")
+            if key:
+                meta[key] = value
+    names = [part.get_filename() or "(unnamed)" for part in message.iter_attachments()]
+    if names:
+        meta["attachments"] = names
+        head.append("Attachments: " + ", ".join(names))
+    if "subject" in meta:
+        meta["location"] = f"“{meta['subject']}”"
+    return "\n".join(head) + "\n\n" + _body(message), meta
+
+
+def load_eml(data: bytes, context: LoadContext) -> list[Section]:
+    """One e-mail message: headers and body as a section."""
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    if not isinstance(message, EmailMessage) or not message.keys():
+        raise LoadError("not an e-mail message (no headers found)")
+    context.pages += 1
+    return [_section(message)]
+
+
+def load_mbox(data: bytes, context: LoadContext) -> list[Section]:
+    """An mbox archive: one section per message, numbered from 1."""
+    if not data.startswith(b"From "):
+        raise LoadError("not an mbox archive (it must start with a 'From ' line)")
+    # mailbox reads from a path; the bytes are already in memory, so a private copy.
+    handle, name = tempfile.mkstemp(suffix=".mbox")
+    sections: list[Section] = []
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        box = mailbox.mbox(name, factory=None, create=False)
+        try:
+            for number, key in enumerate(box.iterkeys(), start=1):
+                message = email.message_from_bytes(box.get_bytes(key),
+                                                   policy=email.policy.default)
+                assert isinstance(message, EmailMessage)
+                text, meta = _section(message)
+                label = f"message {number}"
+                if "subject" in meta:
+                    label += f": {meta['subject']}"
+                sections.append((text, {**meta, "message": number, "location": label}))
+        finally:
+            box.close()
+    finally:
+        os.unlink(name)
+    context.pages += len(sections)
+    return sections
