@@ -6,7 +6,9 @@ langchain-qdrant use (collections, upsert, delete, retrieve, scroll, count, face
 query_points with prefetch/RRF/MMR, payload indexes), taking and returning
 `qdrant_client.models` objects, so the point ids, the payload layout and every
 caller are the same on every engine. `qdrant_edge` is beta and changes between
-minor releases: it is pinned, and this is the only module that imports it.
+minor releases: it is pinned, and only this module and its two helpers import it
+(`_edge_convert`: qdrant-client models to Edge types and back; `_edge_folder`: the
+folder's layout, lock and errors).
 
 Layout: `<location>/edge/<collection>/shard/` (the Edge shard: segments and WAL)
 and `<location>/edge/<collection>/collection.json` (what ragloom recorded about it:
@@ -31,40 +33,43 @@ import json
 import logging
 import shutil
 import threading
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import IO, Any
+from typing import Any
 
 import qdrant_edge as qe
 from qdrant_client import models
 
-from ragloom.errors import CollectionMismatch, RagloomError, StoreLocked
+from ragloom._edge_convert import (
+    _DISTANCES,
+    _FROM_EDGE_DISTANCE,
+    _SCHEMAS,
+    _facet_value,
+    _filter,
+    _id,
+    _out_id,
+    _out_vector,
+    _params,
+    _prefetch,
+    _query,
+    _record,
+    _vector,
+    _with,
+)
+from ragloom._edge_folder import (
+    _RECORD_FILE,
+    EDGE_DIR,
+    _Collection,
+    _edge_error,
+    _lock_folder,
+    is_edge_folder,
+)
 
 __all__ = ["EDGE_DIR", "EdgeClient", "is_edge_folder"]
 
-EDGE_DIR = "edge"
 _log = logging.getLogger("ragloom.store")
-_RECORD_FILE = "collection.json"
-_DISTANCES = {
-    models.Distance.COSINE: qe.Distance.Cosine,
-    models.Distance.DOT: qe.Distance.Dot,
-    models.Distance.EUCLID: qe.Distance.Euclid,
-    models.Distance.MANHATTAN: qe.Distance.Manhattan,
-}
-_FROM_EDGE_DISTANCE = {"Cosine": models.Distance.COSINE, "Dot": models.Distance.DOT,
-                       "Euclid": models.Distance.EUCLID, "Manhattan": models.Distance.MANHATTAN}
-_SCHEMAS = {
-    "keyword": qe.PayloadSchemaType.Keyword,
-    "integer": qe.PayloadSchemaType.Integer,
-    "float": qe.PayloadSchemaType.Float,
-    "bool": qe.PayloadSchemaType.Bool,
-    "uuid": qe.PayloadSchemaType.Uuid,
-}
-_RRF_K = 2
-"""Qdrant's own default RRF constant (server and qdrant-client local mode): the same
-fusion, so a collection ranks the same on every engine."""
+
 _SEGMENTS = 8
 """Segments the optimizer keeps before merging. With Edge's default (auto: 2 here) new
 data is merged into the big indexed segment and the whole HNSW is rebuilt (+10,000
@@ -73,44 +78,6 @@ _FLUSH_POINTS = 10_000
 AUTO_OPTIMIZE_POINTS = 30_000
 """A write runs `optimize()` once this many points are unindexed (an ingest always does
 at its end): until then they sit in plain segments, which are scanned."""
-
-
-def is_edge_folder(location: str | Path) -> bool:
-    """Whether `location` holds (or was made for) Edge collections."""
-    return (Path(location) / EDGE_DIR).is_dir()
-
-
-class _Collection:
-    """One open shard and its record; writes counted until the next `optimize()`."""
-
-    def __init__(self, folder: Path, shard: qe.EdgeShard, record: dict[str, Any]) -> None:
-        self.folder, self.shard, self.record = folder, shard, record
-        self.lock = threading.RLock()
-        self.unoptimized = self.unflushed = 0
-
-    def save_record(self) -> None:
-        tmp = self.folder / (_RECORD_FILE + ".tmp")
-        tmp.write_text(json.dumps(self.record, indent=1, sort_keys=True))
-        tmp.replace(self.folder / _RECORD_FILE)
-
-
-def _edge_error(exc: Exception, folder: Path) -> RagloomError:
-    text = str(exc)
-    if "WouldBlock" in text or "lock" in text.lower():
-        return StoreLocked(
-            f"the Qdrant Edge collection {str(folder)!r} is open in another process, and an"
-            " embedded store takes one process at a time. Close the other process (a"
-            " running `ragloom chat`, a notebook), set qdrant.location to another folder,"
-            " or run a Qdrant server and set qdrant.url for shared access.")
-    if "incompatible" in text.lower():
-        return CollectionMismatch(
-            f"the Qdrant Edge collection {str(folder)!r} does not fit the configuration"
-            f" ({text}). Use another collection (qdrant.collection), or rebuild this one"
-            " with build_vector_store(cfg, recreate=True), which deletes its points.")
-    return RagloomError(
-        f"the Qdrant Edge collection {str(folder)!r} cannot be read ({text}). If a copy"
-        " exists elsewhere restore it; otherwise move the folder away (nothing is deleted"
-        " for you) and run `ragloom ingest PATH...` to rebuild it from the files.")
 
 
 class EdgeClient:
@@ -423,194 +390,3 @@ class EdgeClient:
         if self._folder_lock is not None:
             self._folder_lock.close()  # releases the flock
             self._folder_lock = None
-
-
-def _lock_folder(root: Path) -> IO[str] | None:
-    """Hold an exclusive lock on the folder for this client's lifetime.
-
-    Each shard's WAL is locked too, but only when the shard is first used; this lock
-    makes a second process fail at once, naming the folder, as local mode does.
-    """
-    try:
-        import fcntl
-    except ImportError:  # Windows: the WAL locks still keep a second process out
-        return None
-    root.mkdir(parents=True, exist_ok=True)
-    handle = open(root / ".lock", "a+")  # noqa: SIM115 (held until close())
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise StoreLocked(
-            f"the Qdrant folder {str(root.parent)!r} is already open in another process (or"
-            " another client in this one), and the embedded store takes one at a time."
-            " Close the other process (a running `ragloom chat`, a notebook), set"
-            " qdrant.location to another folder, or run a Qdrant server and set qdrant.url"
-            " for shared access.") from None
-    return handle
-
-
-# -- conversions from qdrant_client.models --------------------------------------------
-def _id(value: Any) -> Any:
-    return value  # ints and UUID strings, as qdrant-client takes them; Edge parses them
-
-
-def _out_id(value: Any) -> Any:
-    return str(value) if isinstance(value, uuid.UUID) else value
-
-
-def _facet_value(value: Any) -> Any:
-    # Edge 0.9 hands back a `Keyword("x")`-like wrapper; unwrap it to the plain value.
-    if isinstance(value, str | int | bool):
-        return value
-    for attr in ("value", "_0"):
-        inner = getattr(value, attr, None)
-        if isinstance(inner, str | int | bool):
-            return inner
-    text = str(value)
-    if "(" in text and text.endswith(")"):
-        inner_text = text[text.index("(") + 1:-1]
-        try:
-            return json.loads(inner_text)
-        except ValueError:
-            return inner_text
-    return text
-
-
-def _with(value: Any) -> Any:
-    if isinstance(value, list):
-        return qe.PayloadSelector.Include(value)
-    return bool(value)
-
-
-def _vector(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {name: _vector(v) for name, v in value.items()}
-    if isinstance(value, models.SparseVector):
-        return qe.SparseVector(value.indices, value.values)
-    return value if isinstance(value, list) else list(value)
-
-
-def _out_vector(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return {name: _out_vector(v) for name, v in value.items()}
-    if isinstance(value, qe.SparseVector):
-        return models.SparseVector(indices=value.indices, values=value.values)
-    return value
-
-
-def _query(query: Any, using: str | None) -> Any:
-    if query is None:
-        return None
-    if isinstance(query, models.FusionQuery):
-        if query.fusion == models.Fusion.RRF:
-            return qe.Fusion.Rrf(k=_RRF_K)
-        return qe.Fusion.Dbsf()
-    if isinstance(query, models.RrfQuery):
-        return qe.Fusion.Rrf(k=query.rrf.k or _RRF_K, weights=query.rrf.weights)
-    if isinstance(query, models.NearestQuery):
-        if query.mmr is not None:
-            # The server's `diversity` runs the other way from MMR's lambda.
-            diversity = query.mmr.diversity if query.mmr.diversity is not None else 0.5
-            return qe.Mmr(vector=_vector(query.nearest), lambda_=1.0 - diversity,
-                          candidates_limit=query.mmr.candidates_limit or 100,
-                          using=using or "")
-        query = query.nearest
-    if isinstance(query, models.SparseVector | list):
-        return qe.Query.Nearest(_vector(query), using=using or "")
-    raise ValueError(f"the edge engine does not support the query {type(query).__name__}")
-
-
-def _prefetch(prefetch: models.Prefetch) -> qe.Prefetch:
-    nested = prefetch.prefetch
-    nested_list = nested if isinstance(nested, list) else [nested] if nested else []
-    return qe.Prefetch(limit=prefetch.limit or 10, query=_query(prefetch.query, prefetch.using),
-                       prefetches=[_prefetch(p) for p in nested_list] or None,
-                       params=_params(prefetch.params), filter=_filter(prefetch.filter),
-                       score_threshold=prefetch.score_threshold)
-
-
-def _params(params: models.SearchParams | None) -> qe.SearchParams | None:
-    if params is None:
-        return None
-    return qe.SearchParams(hnsw_ef=params.hnsw_ef, exact=bool(params.exact))
-
-
-def _record(record: Any) -> models.Record:
-    return models.Record.model_construct(id=_out_id(record.id), payload=record.payload,
-                                         vector=_out_vector(record.vector), shard_key=None,
-                                         order_value=None)
-
-
-def _filter(flt: Any) -> qe.Filter | None:
-    if flt is None:
-        return None
-    if not isinstance(flt, models.Filter):
-        flt = models.Filter.model_validate(flt)
-
-    def many(value: Any) -> list[Any] | None:
-        if value is None:
-            return None
-        return [_condition(c) for c in (value if isinstance(value, list) else [value])]
-
-    min_should = None
-    if flt.min_should is not None:
-        min_should = qe.MinShould(conditions=[_condition(c) for c in flt.min_should.conditions],
-                                  min_count=flt.min_should.min_count)
-    return qe.Filter(must=many(flt.must), should=many(flt.should), must_not=many(flt.must_not),
-                     min_should=min_should)
-
-
-def _condition(condition: Any) -> Any:
-    if isinstance(condition, models.Filter):
-        return _filter(condition)
-    if isinstance(condition, models.HasIdCondition):
-        return qe.HasIdCondition({_id(i) for i in condition.has_id})
-    if isinstance(condition, models.IsEmptyCondition):
-        return qe.IsEmptyCondition(condition.is_empty.key)
-    if isinstance(condition, models.IsNullCondition):
-        return qe.IsNullCondition(condition.is_null.key)
-    if isinstance(condition, models.HasVectorCondition):
-        return qe.HasVectorCondition(condition.has_vector)
-    if isinstance(condition, models.NestedCondition):
-        return qe.NestedCondition(condition.nested.key,
-                                  _filter(condition.nested.filter) or qe.Filter())
-    if isinstance(condition, models.FieldCondition):
-        return qe.FieldCondition(
-            key=condition.key, match=_match(condition.match), range=_range(condition.range),
-            is_empty=condition.is_empty, is_null=condition.is_null,
-            values_count=qe.ValuesCount(lt=condition.values_count.lt,
-                                        gt=condition.values_count.gt,
-                                        lte=condition.values_count.lte,
-                                        gte=condition.values_count.gte)
-            if condition.values_count else None)
-    raise ValueError(f"the edge engine does not support the filter condition {condition!r}")
-
-
-def _match(match: Any) -> Any:
-    if match is None:
-        return None
-    if isinstance(match, models.MatchValue):
-        return qe.MatchValue(match.value)
-    if isinstance(match, models.MatchAny):
-        return qe.MatchAny(list(match.any))  # type: ignore[arg-type]
-    if isinstance(match, models.MatchExcept):
-        return qe.MatchExcept(list(match.except_))  # type: ignore[arg-type]
-    if isinstance(match, models.MatchText):
-        return qe.MatchText(match.text)
-    if isinstance(match, models.MatchPhrase):
-        return qe.MatchPhrase(match.phrase)
-    raise ValueError(f"the edge engine does not support the match {match!r}")
-
-
-def _range(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, models.DatetimeRange):
-        def text(v: Any) -> str | None:
-            return None if v is None else (v if isinstance(v, str) else v.isoformat())
-        return qe.RangeDateTime(gte=text(value.gte), gt=text(value.gt), lte=text(value.lte),
-                                lt=text(value.lt))
-    return qe.RangeFloat(gte=value.gte, gt=value.gt, lte=value.lte, lt=value.lt)

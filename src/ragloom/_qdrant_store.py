@@ -5,10 +5,6 @@ Private module; import `RagloomVectorStore` from `ragloom.store`.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -16,6 +12,9 @@ from langchain_core.documents import Document
 from langchain_qdrant import QdrantVectorStore, RetrievalMode
 from qdrant_client import AsyncQdrantClient, models
 
+from ragloom._clients import get_async_client
+from ragloom._point_ids import ID_NAMESPACE, content_id, point_id
+from ragloom._ranking import _cosine, _cosine_from_score, _fuse, _ranked, _sides
 from ragloom.config import QdrantSettings
 from ragloom.errors import ConfigError
 
@@ -23,59 +22,6 @@ __all__ = ["ID_NAMESPACE", "MMR_MAX_CANDIDATES", "RagloomVectorStore", "content_
 
 MMR_MAX_CANDIDATES = 16_384
 """Qdrant's ceiling on MMR candidates (`candidates_limit`)."""
-
-ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://ragloom.invalid/document-id")
-"""Namespace of the UUIDv5 point ids made from document ids that Qdrant cannot take."""
-
-_MAX_POINT_INT = 2**64 - 1
-
-
-def content_id(text: str, metadata: dict[str, Any] | None, occurrence: int = 0) -> str:
-    """The id given to a document added without one: UUIDv5 of its text and metadata.
-
-    Deterministic, so the same texts send the same upsert requests in every run (and
-    re-adding them overwrites instead of duplicating); `occurrence` tells apart equal
-    documents given in the same call. Metadata key order does not matter.
-
-    Example:
-        >>> content_id("a", {"x": 1, "y": 2}) == content_id("a", {"y": 2, "x": 1})
-        True
-        >>> content_id("a", None) != content_id("a", None, occurrence=1)
-        True
-
-    """
-    try:
-        meta = json.dumps(metadata, sort_keys=True, ensure_ascii=False, default=repr)
-    except TypeError:  # keys that do not sort together
-        meta = repr(sorted((repr(k), repr(v)) for k, v in (metadata or {}).items()))
-    digest = hashlib.sha256(f"{text}\0{meta}".encode()).hexdigest()
-    return str(uuid.uuid5(ID_NAMESPACE, f"content:{digest}:{occurrence}"))
-
-
-def point_id(doc_id: str | int) -> str | int:
-    """The Qdrant point id for a document id.
-
-    Qdrant takes only unsigned integers and UUIDs. The mapping depends only on
-    `str(doc_id)`, so the `Document.id` a search returns (always a string) finds the
-    same point again: a canonical decimal ("42" or 42) is that integer, a UUID in any
-    spelling is that UUID, anything else is UUIDv5 of `ID_NAMESPACE`.
-
-    Example:
-        >>> point_id(42), point_id("42")
-        (42, 42)
-        >>> point_id("a.md#0") == point_id("a.md#0") != point_id("a.md#1")
-        True
-
-    """
-    text = str(doc_id)
-    if text.isdecimal() and text.isascii() and str(int(text)) == text:
-        number = int(text)
-        if number <= _MAX_POINT_INT:
-            return number
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        return str(uuid.uuid5(ID_NAMESPACE, text))
 
 
 class RagloomVectorStore(QdrantVectorStore):
@@ -329,8 +275,6 @@ class RagloomVectorStore(QdrantVectorStore):
     def _async_client(self) -> AsyncQdrantClient | None:
         if self.settings is None:
             return None
-        from ragloom.store import get_async_client  # the cache lives in the storage layer
-
         return get_async_client(self.settings)
 
     def _sparse_query(self, query: str) -> models.SparseVector:
@@ -426,59 +370,3 @@ class RagloomVectorStore(QdrantVectorStore):
             page_content=payload.get(content_payload_key) or "",
             metadata=dict(payload.get(metadata_payload_key) or {}),
         )
-
-
-def _cosine(a: list[float], b: list[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=False))
-    norm = math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
-    return float(dot / norm) if norm else 0.0
-
-
-def _cosine_from_score(score: float, distance: models.Distance) -> float:
-    # Qdrant's dense score is the cosine for COSINE; for DOT and EUCLID it equals or maps
-    # to the cosine when the embeddings are unit length, as Ollama's and OpenAI's are.
-    if distance == models.Distance.EUCLID:
-        return 1.0 - score * score / 2.0
-    return float(score)
-
-
-_RRF_K = 2
-"""Qdrant's RRF constant: a point's fused score is the sum of 1 / (2 + its 0-based rank)."""
-
-
-def _sides(request: dict[str, Any]) -> list[dict[str, Any]]:
-    """The dense and the sparse search of a hybrid request, each a request of its own."""
-    base = {key: value for key, value in request.items()
-            if key not in ("prefetch", "query", "limit", "score_threshold")}
-    return [{**base, "using": side.using, "query": side.query, "limit": side.limit}
-            for side in request["prefetch"]]
-
-
-def _by_score(points: Sequence[Any]) -> list[Any]:
-    # Qdrant returns equal scores in no fixed order, and the order becomes the prompt
-    # (and so the request body a cassette matches): ties go by point id.
-    return sorted(points, key=lambda p: (-p.score, str(p.id)))
-
-
-def _ranked(points: Sequence[Any], request: dict[str, Any]) -> list[Any]:
-    """Dense or sparse results with ties in one order; MMR keeps its own (not by score)."""
-    query = request.get("query")
-    return list(points) if getattr(query, "mmr", None) is not None else _by_score(points)
-
-
-def _fuse(sides: Sequence[Sequence[Any]], k: int) -> list[Any]:
-    """Qdrant's reciprocal rank fusion of the dense and sparse results, made deterministic.
-
-    Each side is ranked by score then point id, and the fused list by fused score then
-    point id, so identical calls give identical lists (Qdrant's own fusion ranks ties
-    in storage order, which changes from one call or engine to the next).
-    """
-    fused: dict[str, float] = {}
-    first: dict[str, Any] = {}
-    for side in sides:
-        for rank, point in enumerate(_by_score(side)):
-            key = str(point.id)
-            first.setdefault(key, point)
-            fused[key] = fused.get(key, 0.0) + 1.0 / (_RRF_K + rank)
-    order = sorted(fused, key=lambda key: (-fused[key], key))[:k]
-    return [first[key].model_copy(update={"score": fused[key]}) for key in order]
