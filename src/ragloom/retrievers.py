@@ -44,8 +44,9 @@ from pydantic import ConfigDict, Field
 from qdrant_client import models
 
 from ragloom._access import User, access_filter
+from ragloom._data_settings import _check_exact_filter
 from ragloom._identity import resolve_user
-from ragloom.config import RagConfig, _check_exact_filter, load_config
+from ragloom.config import RagConfig, load_config
 from ragloom.errors import ConfigError, InvalidInput
 from ragloom.redaction import redacting
 from ragloom.store import RagloomVectorStore, build_vector_store, retrieval_mode
