@@ -7,6 +7,7 @@ in process: no HTTP, no cassette).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,31 @@ def test_csv_from_pandas_docs() -> None:
     assert "| pm25 | Particulate matter less than 2.5 micrometers in diameter | PM2.5 |" in text
 
 
+def assert_line_ranges(name: str, code: list[tuple[str, dict[str, Any]]]) -> None:
+    """Each chunk's line range points at its own first and last lines in the file."""
+    lines = (DATA / name).read_text().splitlines()
+    for text, meta in code:
+        assert lines[meta["line_start"] - 1].endswith(text.splitlines()[0])
+        assert lines[meta["line_end"] - 1].endswith(text.splitlines()[-1])
+
+
+def test_tsv_from_frictionless() -> None:
+    [(text, meta)] = sections("table.tsv")
+    assert meta == {"row_start": 2, "row_end": 4, "location": "rows 2\u20134"}
+    assert text == ("| id | name |\n| --- | --- |\n| 1 | english |\n"
+                    "| 2 | 中国人 |\n| 3 | \\N |")
+
+
+def test_jsonl_from_promptfoo() -> None:
+    found = sections("cases.jsonl")
+    assert [m for _, m in found] == [{"line": 1, "location": "line 1"},
+                                     {"line": 2, "location": "line 2"}]
+    record = json.loads(found[1][0])  # one whole record per section
+    assert record["vars"] == {"target_language": "Spanish", "text": "Hello, world!"}
+    assert record["assert"][0]["value"] == (
+        "Translate the following text to Spanish: Hello, world!")
+
+
 def test_json_and_code_from_nbformat() -> None:
     keys = [m["key"] for _, m in sections("nbformat.v4.0.schema.json")]
     assert keys[:2] == ["$schema", "description"] and "definitions" in keys
@@ -105,9 +131,20 @@ def test_json_and_code_from_nbformat() -> None:
     assert all(m["language"] == "python" for _, m in code)
     symbols = {m.get("symbol") for _, m in code}
     assert {"new_output", "new_code_cell"} & symbols
-    lines = (DATA / "nbbase.py").read_text().splitlines()
-    for text, meta in code:
-        assert lines[meta["line_start"] - 1].endswith(text.splitlines()[0])
+    assert_line_ranges("nbbase.py", code)
+
+
+def test_go_and_shell_from_golang_example() -> None:
+    code = sections("main.go")
+    assert all(m["language"] == "go" for _, m in code)
+    assert {"main", "NewServer", "ServeHTTP"} <= {m.get("symbol") for _, m in code}
+    assert code[0][0].startswith("// Copyright 2023 The Go Authors.")
+    assert code[-1][1]["line_end"] == 129  # the last line of the file
+    assert_line_ranges("main.go", code)
+    [(text, meta)] = sections("add-documents.sh")
+    assert meta == {"language": "shell", "line_start": 1, "line_end": 19,
+                    "location": "lines 1\u201319"}
+    assert text.startswith("#!/bin/bash\n") and "--savemyfuelplease" in text
 
 
 QUERIES = {
@@ -124,6 +161,10 @@ QUERIES = {
     "air_quality_parameters.csv": "Particulate matter micrometers diameter",
     "nbformat.v4.0.schema.json": "IPython Notebook v4.0 JSON schema",
     "nbbase.py": "def new_code_cell",
+    "table.tsv": "english 中国人",
+    "cases.jsonl": "Translate the following text to Spanish",
+    "main.go": "Outyet web server announces whether Go version tagged",
+    "add-documents.sh": "savemyfuelplease flag fuel savings",
 }
 
 

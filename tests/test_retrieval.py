@@ -246,3 +246,35 @@ def test_dense_ingest_into_hybrid_collection_writes_sparse_vectors(
     assert report.added == 2
     sparse = build_retriever(with_retrieval(cfg, mode="sparse"))
     assert [Path(s).name for s in sources(sparse.invoke("ERR-4711"))] == ["errors.md"]
+
+
+# the retriever holds a RetrievalSettings ----------------------------------------------
+
+def test_retriever_holds_the_retrieval_settings_and_keeps_its_keywords() -> None:
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+    from pydantic import ValidationError
+
+    cfg = RagConfig(qdrant={"location": ":memory:", "collection": "settings_held"},
+                    retrieval={"mode": "dense", "k": 3, "fetch_k": 9, "filter": {"tenant": "acme"}})
+    store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=8))
+    built = build_retriever(cfg, store)
+    assert isinstance(built, RagloomRetriever)
+    assert built.settings == cfg.retrieval and built.settings is not cfg.retrieval
+    cfg.retrieval.k = 5  # a later change to the config does not reach a built retriever
+    assert built.k == 3
+    # the old keywords: the same retriever, read back as attributes
+    old = RagloomRetriever(store=store, search="mmr", k=2, fetch_k=7, lambda_mult=0.3)
+    assert isinstance(old.settings, RetrievalSettings)
+    assert (old.search, old.k, old.fetch_k, old.lambda_mult, old.score_threshold,
+            old.filter) == ("mmr", 2, 7, 0.3, None, None)
+    # keywords over settings; model_copy and assignment take the fields' names too
+    both = RagloomRetriever(store=store, settings=cfg.retrieval, k=1)
+    assert (both.k, both.fetch_k, both.filter) == (1, 9, {"tenant": "acme"})
+    copy = both.model_copy(update={"search": "mmr", "k": 2})
+    assert (copy.search, copy.k, both.search, both.k) == ("mmr", 2, "similarity", 1)
+    copy.k = 4
+    assert (copy.k, both.k) == (4, 1)
+    with pytest.raises(ValidationError, match="greater than or equal to 1"):
+        copy.k = 0
+    with pytest.raises(ValidationError, match="k"):
+        RagloomRetriever(store=store, k=0)

@@ -132,6 +132,20 @@ def test_refuse_by_setting_calls_no_model(ollama_url: str,
     assert "refused (routing.sensitive is refuse)" in result["checks"]["route_reason"]
 
 
+def test_the_question_limit_is_the_smallest_routed_context(
+        ollama_url: str, request: pytest.FixtureRequest) -> None:
+    from ragloom.errors import InvalidInput
+
+    hosted = {"name": "hosted", "provider": "openai", "model": CHAT_MODEL, "api_key": "sk-x"}
+    models = [hosted, {**LOCAL, "name": "small", "base_url": ollama_url, "num_ctx": 1024}]
+    chain = routed(ollama_url, request, models=models)
+    # 1,024 tokens of context: a question of 2,049 characters is refused before any
+    # request (`llm`, unused with routing, keeps its own 2,048-token default).
+    with pytest.raises(InvalidInput, match=r"2,049 characters.*routing.models\[small\]"
+                                           r".num_ctx = 1024 tokens"):
+        chain.invoke("x" * 2_049)
+
+
 def test_routing_config_errors_name_the_fix() -> None:
     from ragloom.errors import ConfigError
 

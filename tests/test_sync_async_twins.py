@@ -334,3 +334,163 @@ def test_openai_chat_twins(model: str) -> None:
 
 async def _content(call: Any) -> Any:
     return (await call).content
+
+
+# --- RagloomVectorStore.retrieve_with_scores / aretrieve_with_scores, the retrievers -------
+# One core (`RagloomVectorStore._retrieving`, `MultiQueryRetriever._fused`) under `drive`
+# and `adrive`: both paths run over the same store and must return the same documents
+# and scores, and send the same embedding and Qdrant requests in the same order.
+
+_TEXTS = [
+    ("To rotate the API keys, open Settings > Security.", {"source": "keys.md", "tenant": "acme"}),
+    ("API keys are rotated in Settings > Security.", {"source": "copy.md", "tenant": "globex"}),
+    ("Backups run nightly at 02:00 UTC.", {"source": "backups.md", "tenant": "acme"}),
+    ("The cafeteria serves lunch from noon.", {"source": "lunch.md", "tenant": "globex"}),
+    ("Error ERR-4711 means the licence was rejected.", {"source": "errors.md", "tenant": "acme"}),
+]
+
+
+class _Recording:
+    """A proxy that records each call of `names` (with its arguments) in `log`."""
+
+    def __init__(self, target: Any, log: list[Any], *names: str) -> None:
+        self._target, self._log, self._names = target, log, names
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if name not in self._names:
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._log.append((name, args, repr(sorted(kwargs.items()))))
+            return attr(*args, **kwargs)
+        return call
+
+
+def _fake_embedder(log: list[Any]) -> Any:
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    class Logged(DeterministicFakeEmbedding):
+        def embed_query(self, text: str) -> list[float]:  # aembed_query runs this too
+            log.append(("embed_query", text))
+            return super().embed_query(text)
+
+    return Logged(size=16)
+
+
+@pytest.fixture(params=["local", "edge"])
+def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[dict[str, Any]]:
+    from ragloom.store import close_clients
+
+    location = ":memory:" if request.param == "local" else str(tmp_path / "edge")
+    yield {"engine": request.param, "location": location}
+    close_clients()
+
+
+def _store(engine: dict[str, Any], mode: str, log: list[Any], name: str) -> Any:
+    from langchain_core.documents import Document
+
+    from ragloom import RagConfig, build_vector_store
+
+    cfg = RagConfig(qdrant={**engine, "collection": f"twins_{mode}_{name}"},
+                    retrieval={"mode": mode})
+    store = build_vector_store(cfg, embeddings=_fake_embedder(log), recreate=True)
+    store.add_documents([Document(t, metadata=m) for t, m in _TEXTS],
+                        ids=[m["source"] for _, m in _TEXTS])
+    store._client = _Recording(store.client, log, "query_points")  # its property's field
+    log.clear()  # from here on: what a search asks
+    return store
+
+
+def _docs(docs: list[Any]) -> list[Any]:
+    return [(d.id, d.page_content, sorted(d.metadata.items())) for d in docs]
+
+
+_SEARCHES = [  # (mode, retriever settings, per-call arguments)
+    ("dense", {"k": 3}, {}),
+    ("dense", {"k": 2, "search": "mmr", "fetch_k": 5, "lambda_mult": 0.3}, {}),
+    ("dense", {"k": 4, "search": "threshold", "score_threshold": 0.0}, {"k": 2}),
+    ("sparse", {"k": 2}, {"filter": {"tenant": "acme"}}),
+    ("hybrid", {"k": 3, "fetch_k": 4, "filter": {"source": ["keys.md", "copy.md", "lunch.md"]}},
+     {}),
+    ("hybrid", {"k": 3}, {"user": {"tenant": "acme"}}),
+    ("hybrid", {"k": 3}, {"k": 0}),  # refused the same way
+    ("dense", {"k": 2, "search": "mmr"}, {"k": 20_000}),  # over Qdrant's MMR ceiling
+]
+
+
+@pytest.mark.parametrize(("mode", "settings", "call"), _SEARCHES)
+def test_retriever_twins_search_alike(engine: dict[str, Any], mode: str,
+                                      settings: dict[str, Any], call: dict[str, Any]) -> None:
+    from ragloom import RagloomRetriever
+
+    results = []
+    for name in ("sync", "async"):
+        log: list[Any] = []
+        retriever = RagloomRetriever(store=_store(engine, mode, log, name), **settings)
+        got = _outcome(_runner(retriever, name, "rotate API keys", **call))
+        results.append((got, [_named(entry, name) for entry in log]))
+    (got_sync, sent_sync), (got_async, sent_async) = results
+    assert got_sync == got_async
+    assert sent_sync == sent_async
+    if "k" in call and call["k"] in (0, 20_000):
+        assert got_sync[:2] == ("raised", "ConfigError")
+    else:
+        assert got_sync[0] == "returned" and got_sync[1], got_sync
+        assert any(entry[0] == "query_points" for entry in sent_sync)
+    if "user" in call:
+        assert {dict(meta)["tenant"] for _, _, meta in got_sync[1]} == {"acme"}
+
+
+def _runner(retriever: Any, name: str, *args: Any, **kwargs: Any) -> Callable[[], Any]:
+    """`invoke` (sync) or `ainvoke` (async) with these arguments, as comparable results."""
+    if name == "sync":
+        return lambda: _docs(retriever.invoke(*args, **kwargs))
+    return lambda: _docs(asyncio.run(retriever.ainvoke(*args, **kwargs)))
+
+
+def _named(entry: Any, name: str) -> Any:
+    # Requests name their collection, which differs only by the path's name.
+    return tuple(str(part).replace(f"_{name}", "_PATH") for part in entry)
+
+
+def test_store_twins_return_the_same_scores(engine: dict[str, Any]) -> None:
+    stores = [_store(engine, "hybrid", [], name) for name in ("sync", "async")]
+    sync = stores[0].retrieve_with_scores("rotate API keys", k=3, fetch_k=5)
+    async_ = asyncio.run(stores[1].aretrieve_with_scores("rotate API keys", k=3, fetch_k=5))
+    assert [(d.id, d.metadata, s) for d, s in sync] == [(d.id, d.metadata, s) for d, s in async_]
+    assert len(sync) == 3 and all("relevance" in d.metadata for d, _ in sync)
+
+
+@pytest.mark.parametrize("reply", ["1. key rotation\n2. rotate API keys\n- changing keys", ""])
+def test_multi_query_twins(engine: dict[str, Any], reply: str) -> None:
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langchain_core.language_models import FakeListChatModel
+
+    from ragloom import MultiQueryRetriever, RagloomRetriever
+
+    class Queries(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def on_retriever_start(self, serialized: Any, query: str, **kwargs: Any) -> None:
+            self.seen.append(query)
+
+    results = []
+    for name in ("sync", "async"):
+        log: list[Any] = []
+        mq = MultiQueryRetriever(
+            retriever=RagloomRetriever(store=_store(engine, "dense", log, name), k=4),
+            llm=FakeListChatModel(responses=[reply]), k=2, n_queries=3)
+        queries = Queries()
+        got = _outcome(_runner(mq, name, "rotate API keys", {"callbacks": [queries]},
+                               filter={"tenant": "acme"}))
+        results.append((got, sorted(queries.seen), sorted(
+            repr(_named(entry, name)) for entry in log)))
+    (got_sync, seen_sync, sent_sync), (got_async, seen_async, sent_async) = results
+    assert got_sync == got_async and got_sync[0] == "returned" and len(got_sync[1]) == 2
+    assert all(dict(meta)["tenant"] == "acme" for _, _, meta in got_sync[1])
+    # the async searches run concurrently: the same requests, in any order
+    assert seen_sync == seen_async and sent_sync == sent_async
+    # the outer run, the question, then each new variant (the question's repeat dropped)
+    assert len(seen_sync) == (1 + 1 + 2 if reply else 1 + 1)

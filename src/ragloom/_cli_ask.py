@@ -143,7 +143,8 @@ def _print_checks(tail: dict[str, Any]) -> None:
     if tail.get("grounded") is False:
         reason = {"empty": "the model gave an empty answer",
                   "repeats_prompt": "the model only repeated the prompt"}.get(
-                      str(checks.get("answer")), "no retrieved document is relevant enough")
+                      str(checks.get("answer")), "no allowed model may read the context"
+                      if checks.get("refused") else "no retrieved document is relevant enough")
         console.print(Text.assemble(("grounded: false", "yellow"), f" ({reason})"))
     elif cited:
         console.print(Text(f"cited: {cited}"))
@@ -155,3 +156,6 @@ def _print_checks(tail: dict[str, Any]) -> None:
         console.print(Text.assemble((f"{flag['action']}:", "yellow"),
                                     f" {flag['source']} holds instructions"
                                     f" ({', '.join(flag['rules'])})"))
+    if "route_reason" in checks:  # only with `routing`: which model answered, and why
+        console.print(Text(f"model: {checks.get('model') or 'none'} ({checks['route_reason']})"),
+                      style="dim", highlight=False)

@@ -71,7 +71,7 @@ def abstains_in_words(text: str, cited: int) -> bool:
     Example:
         >>> abstains_in_words("The documents do not mention the price.", 0)
         True
-        >>> abstains_in_words("Keys rotate monthly [1]; the docs do not say who.", 1)
+        >>> abstains_in_words("Keys rotate monthly [1]. The docs do not say who.", 1)
         False
 
     """

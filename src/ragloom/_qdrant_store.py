@@ -15,8 +15,10 @@ from qdrant_client import AsyncQdrantClient, models
 from ragloom._clients import get_async_client
 from ragloom._point_ids import ID_NAMESPACE, content_id, point_id
 from ragloom._ranking import _cosine, _cosine_from_score, _fuse, _ranked, _sides
+from ragloom._search_io import AsyncSearch, SyncSearch
 from ragloom.config import QdrantSettings
 from ragloom.errors import ConfigError
+from ragloom.providers._drive import Core, adrive, drive
 
 __all__ = ["ID_NAMESPACE", "MMR_MAX_CANDIDATES", "RagloomVectorStore", "content_id", "point_id"]
 
@@ -220,14 +222,8 @@ class RagloomVectorStore(QdrantVectorStore):
             >>> [d.id for d, _ in store.retrieve_with_scores("hello", k=1, fetch_k=4)]
             ['greeting']
         """
-        self._check_ready()
-        dense, sparse = self._query_vectors(query, mmr_lambda)
-        request = self._request(dense, sparse, k, fetch_k, filter, score_threshold, mmr_lambda)
-        if "prefetch" in request:  # hybrid: fused here, ties broken by point id
-            sides = [self.client.query_points(**side).points for side in _sides(request)]
-            return self._pairs(_fuse(sides, k), dense, sparse)
-        return self._pairs(_ranked(self.client.query_points(**request).points, request),
-                           dense, sparse)
+        return drive(self._retrieving(query, k, fetch_k, filter, score_threshold, mmr_lambda),
+                     SyncSearch(self.client))
 
     async def aretrieve_with_scores(
         self,
@@ -249,21 +245,27 @@ class RagloomVectorStore(QdrantVectorStore):
             >>> [d.id for d, _ in asyncio.run(store.aretrieve_with_scores("hello", k=1, fetch_k=4))]
             ['greeting']
         """
+        return await adrive(
+            self._retrieving(query, k, fetch_k, filter, score_threshold, mmr_lambda),
+            AsyncSearch(self.client, self._async_client))
+
+    def _retrieving(
+        self, query: str, k: int, fetch_k: int, query_filter: models.Filter | None,
+        threshold: float | None, mmr_lambda: float | None,
+    ) -> Core[list[tuple[Document, float]]]:
+        """The one source of both: embed the query, search (one request a side), rank."""
         self._check_ready()
         mode = RetrievalMode(self.retrieval_mode)
         dense = sparse = None
         if mode is not RetrievalMode.SPARSE or mmr_lambda is not None:
-            dense = await self._require_embeddings("retrieve_with_scores").aembed_query(query)
+            embeddings = self._require_embeddings("retrieve_with_scores")
+            dense = yield ("embed_query", embeddings, query)
         if mode is not RetrievalMode.DENSE and mmr_lambda is None:
             sparse = self._sparse_query(query)
-        request = self._request(dense, sparse, k, fetch_k, filter, score_threshold, mmr_lambda)
-        async_client = self._async_client()
-        requests = _sides(request) if "prefetch" in request else [request]
-        if async_client is None:
-            found = [self.client.query_points(**r).points for r in requests]
-        else:
-            found = [(await async_client.query_points(**r)).points for r in requests]
-        if "prefetch" in request:  # hybrid: fused here, ties broken by point id
+        request = self._request(dense, sparse, k, fetch_k, query_filter, threshold, mmr_lambda)
+        hybrid = "prefetch" in request
+        found = yield ("query_points", _sides(request) if hybrid else [request])
+        if hybrid:  # fused here, ties broken by point id
             return self._pairs(_fuse(found, k), dense, sparse)
         return self._pairs(_ranked(found[0], request), dense, sparse)
 
@@ -280,17 +282,6 @@ class RagloomVectorStore(QdrantVectorStore):
     def _sparse_query(self, query: str) -> models.SparseVector:
         terms = self.sparse_embeddings.embed_query(query)
         return models.SparseVector(indices=terms.indices, values=terms.values)
-
-    def _query_vectors(
-        self, query: str, mmr_lambda: float | None
-    ) -> tuple[list[float] | None, models.SparseVector | None]:
-        mode = RetrievalMode(self.retrieval_mode)
-        dense = sparse = None
-        if mode is not RetrievalMode.SPARSE or mmr_lambda is not None:
-            dense = self._require_embeddings("retrieve_with_scores").embed_query(query)
-        if mode is not RetrievalMode.DENSE and mmr_lambda is None:
-            sparse = self._sparse_query(query)
-        return dense, sparse
 
     def _request(
         self,

@@ -54,7 +54,7 @@ from ragloom._cut import answer_piece
 from ragloom._identity import resolve_user, user_config
 from ragloom._modes import Mode, ModeFilter, abstains_in_words, disputes_in_words
 from ragloom._self_check import check_answer
-from ragloom.config import AnswerSettings, RagConfig, load_config
+from ragloom.config import AnswerSettings, LLMSettings, RagConfig, load_config
 from ragloom.errors import ConfigError, InvalidInput
 from ragloom.guards import Guard, build_guards
 from ragloom.prompts import (
@@ -140,11 +140,20 @@ def _question_limit(cfg: RagConfig) -> tuple[int, str]:
     """Longest question accepted (characters), and the setting that sets it.
 
     A question may take half the chat model's context (about 4 characters a token);
-    the rest is for the documents and the answer.
+    the rest is for the documents and the answer. With `routing`, any of its models
+    may answer, so the smallest context among them sets the limit.
     """
-    if cfg.llm.provider == "ollama":
-        tokens = cfg.llm.num_ctx or 2048
-        return tokens * 2, f"llm.num_ctx = {tokens} tokens"
+    if cfg.routing.models:
+        return min((_context_limit(m, f"routing.models[{m.name}]") for m in cfg.routing.models),
+                   key=lambda limit: limit[0])
+    return _context_limit(cfg.llm, "llm")
+
+
+def _context_limit(llm: LLMSettings, where: str) -> tuple[int, str]:
+    """Half the context of the chat model of `llm` (characters), and the setting."""
+    if llm.provider == "ollama":
+        tokens = llm.num_ctx or 2048
+        return tokens * 2, f"{where}.num_ctx = {tokens} tokens"
     return 128_000 * 2, "128,000 tokens, the largest context of common hosted models"
 
 
@@ -156,7 +165,7 @@ def _prepare(value: str | dict[str, Any], limit: tuple[int, str] | None = None) 
             f"the question is {len(question):,} characters (about {len(question) // 4:,}"
             f" tokens): more than half of the chat model's context ({limit[1]}), which must"
             " also hold the documents and the answer. Shorten the question (put long text"
-            " in a file and ingest it), or raise llm.num_ctx if the model allows")
+            " in a file and ingest it), or raise that num_ctx if the model allows")
     if isinstance(value, str):
         return {"question": value, "chat_history": []}
     if not isinstance(value, dict) or not isinstance(value.get("question"), str):
@@ -484,14 +493,19 @@ def build_rag_chain(
     Example:
         >>> from langchain_core.language_models import FakeListChatModel
         >>> from langchain_core.embeddings import DeterministicFakeEmbedding
-        >>> from ragloom import RagConfig, build_retriever
-        >>> cfg = RagConfig(qdrant={"location": ":memory:", "collection": "doc_chain"})
-        >>> retriever = build_retriever(cfg, embeddings=DeterministicFakeEmbedding(size=8))
-        >>> chain = build_rag_chain(cfg, llm=FakeListChatModel(responses=["I don't know."]),
-        ...                         retriever=retriever)
-        >>> result = chain.invoke("Who?")  # nothing ingested: abstains, no model call
+        >>> from ragloom import RagConfig, build_retriever, build_vector_store
+        >>> cfg = RagConfig(qdrant={"location": ":memory:", "collection": "doc_chain"},
+        ...                 answer={"min_relevance": None})  # fake vectors: no bar
+        >>> store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=8))
+        >>> _ = store.add_texts(["Keys are rotated monthly."], ids=["k"],
+        ...                     metadatas=[{"source": "ops.md"}])
+        >>> chain = build_rag_chain(cfg, llm=FakeListChatModel(responses=["Monthly [1]."]),
+        ...                         retriever=build_retriever(cfg, store))
+        >>> result = chain.invoke("How often are keys rotated?")
         >>> result["answer"], result["grounded"]
-        ('The documents do not contain the answer to this question.', False)
+        ('Monthly [1].', True)
+        >>> [d.metadata["source"] for d in result["citations"]]
+        ['ops.md']
 
     """
     cfg = cfg if cfg is not None else load_config()

@@ -209,9 +209,16 @@ def ingest(
         ModelNotFound: The embedding model is not pulled.
 
     Example:
-        >>> report = ingest("docs/", RagConfig(qdrant={"location": ":memory:"}))  # doctest: +SKIP
-        >>> report.added, report.failed  # doctest: +SKIP
-        (12, [])
+        >>> import tempfile
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> from ragloom.store import build_vector_store
+        >>> cfg = RagConfig(qdrant={"location": ":memory:", "collection": "doc_ingest_fn"})
+        >>> store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=8))
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "hr.md").write_text("Salary bands are reviewed in May.")
+        >>> report = ingest(folder, cfg, store=store, access={"groups": ["hr"]})
+        >>> report.added, report.failed
+        (1, [])
 
     """
 
@@ -243,7 +250,15 @@ async def aingest(
     errors as `ingest`.
 
     Example:
-        >>> report = await aingest(["docs/"], cfg)  # doctest: +SKIP
+        >>> import asyncio, tempfile
+        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+        >>> from ragloom.store import build_vector_store
+        >>> cfg = RagConfig(qdrant={"location": ":memory:", "collection": "doc_aingest"})
+        >>> store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=8))
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "notes.txt").write_text("Rotate the API keys monthly.")
+        >>> asyncio.run(aingest([folder], cfg, store=store)).added
+        1
 
     """
     return await _ingest(paths, cfg, store, prune, glob, on_progress, access, threads=False)

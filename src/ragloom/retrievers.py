@@ -24,8 +24,7 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
-import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from langchain_core.callbacks import (
@@ -35,18 +34,21 @@ from langchain_core.callbacks import (
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseLanguageModel
-from langchain_core.output_parsers import StrOutputParser
-from langchain_core.prompts import BasePromptTemplate, ChatPromptTemplate
 from langchain_core.retrievers import BaseRetriever
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import RunnableConfig
 from langchain_qdrant import RetrievalMode
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 from qdrant_client import models
 
 from ragloom._access import User, access_filter
 from ragloom._data_settings import _check_exact_filter
 from ragloom._identity import resolve_user
-from ragloom.config import RagConfig, load_config
+from ragloom._multi_query import (
+    DEFAULT_MULTI_QUERY_TEMPLATE,
+    MultiQueryRetriever,
+    reciprocal_rank_fusion,
+)
+from ragloom.config import RagConfig, RetrievalSettings, load_config
 from ragloom.errors import ConfigError, InvalidInput
 from ragloom.redaction import redacting
 from ragloom.store import RagloomVectorStore, build_vector_store, retrieval_mode
@@ -59,13 +61,6 @@ __all__ = [
     "reciprocal_rank_fusion",
     "to_qdrant_filter",
 ]
-
-DEFAULT_MULTI_QUERY_TEMPLATE = (
-    "You help a search engine. Write {n} different rewordings of the question below,"
-    " using other words and synonyms while keeping its meaning. Reply with one rewording"
-    " per line and nothing else.\n\nQuestion: {question}"
-)
-"""Prompt asking the chat model for `{n}` variants of `{question}` (multi-query)."""
 
 _FILTER_CLAUSES = {"must", "should", "must_not", "min_should"}
 
@@ -118,20 +113,28 @@ def _merge(*filters: models.Filter | None) -> models.Filter | None:
     return models.Filter(must=list(present))
 
 
+_KEYWORDS = ("search", "k", "fetch_k", "lambda_mult", "score_threshold", "filter")
+"""The `RetrievalSettings` fields the retriever reads, also accepted as keywords."""
+
+
 class RagloomRetriever(BaseRetriever):
     """A retriever over a `QdrantVectorStore` with exact `k`, filters and scores.
 
     The store's `retrieval_mode` decides what is searched: dense vectors, sparse
     BM25 vectors, or both fused by Qdrant's RRF (`fetch_k` candidates from each).
+    How to search is a `RetrievalSettings` (`cfg.retrieval`); its fields are also
+    accepted as keywords (`k=2`, `search="mmr"`, ...), over `settings` when both are
+    given, and read back as attributes (`retriever.k`).
 
     Example:
         >>> from langchain_core.embeddings import DeterministicFakeEmbedding
         >>> from ragloom import RagConfig, build_vector_store
-        >>> store = build_vector_store(
-        ...     RagConfig(qdrant={"location": ":memory:", "collection": "doc_rr"}),
-        ...     embeddings=DeterministicFakeEmbedding(size=8))
+        >>> cfg = RagConfig(qdrant={"location": ":memory:", "collection": "doc_rr"})
+        >>> store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=8))
         >>> RagloomRetriever(store=store, k=2, search="mmr").k
         2
+        >>> RagloomRetriever(store=store, settings=cfg.retrieval).fetch_k
+        20
 
     """
 
@@ -139,36 +142,91 @@ class RagloomRetriever(BaseRetriever):
 
     store: RagloomVectorStore
     """The vector store searched (what `build_vector_store` returns)."""
-    search: Literal["similarity", "mmr", "threshold"] = "similarity"
-    """Plain similarity, maximal marginal relevance, or a score threshold."""
-    k: int = Field(4, ge=1)
-    """Documents returned (at most; fewer when the store holds fewer)."""
-    fetch_k: int = Field(20, ge=1)
-    """MMR: candidates re-ranked; hybrid: candidates taken from each of dense and sparse."""
-    lambda_mult: float = Field(0.5, ge=0.0, le=1.0)
-    """MMR: 1 favours relevance, 0 favours diversity."""
-    score_threshold: float | None = None
-    """The lowest score kept (`threshold` search; also honoured by the others if set)."""
-    filter: dict[str, Any] | None = None
-    """Filter applied to every query; see `to_qdrant_filter`."""
+    settings: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    """How to search (`search`, `k`, `fetch_k`, `lambda_mult`, `score_threshold`,
+    `filter`); `mode` is the store's, `multi_query` is `build_retriever`'s to apply."""
     user: User | None = None
     """The user every query is made for (see docs/multi-user.md); else per call."""
     require_user: bool = False
     """Refuse a call that names no user (`IdentityRequired`)."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _settings_from_keywords(cls, data: Any) -> Any:
+        """Fold the keywords of the settings' fields into `settings` (they win)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        given = {name: data.pop(name) for name in _KEYWORDS if name in data}
+        base = data.get("settings")
+        if isinstance(base, RetrievalSettings):  # a copy: a later change to cfg does not leak in
+            base = base.model_dump()
+        if base is not None or given:
+            data["settings"] = {**(base or {}), **given}
+        return data
+
+    def _updated(self, given: dict[str, Any]) -> RetrievalSettings:
+        return RetrievalSettings.model_validate({**self.settings.model_dump(), **given})
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> RagloomRetriever:
+        """A copy; `update` may name the settings' fields too (`{"search": "mmr"}`)."""
+        update = dict(update or {})
+        given = {name: update.pop(name) for name in _KEYWORDS if name in update}
+        if given:
+            update["settings"] = self._updated(given)
+        return super().model_copy(update=update, deep=deep)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # `retriever.k = 2` as before the settings were one field: checked, never shared.
+        if name in _KEYWORDS:
+            name, value = "settings", self._updated({name: value})
+        super().__setattr__(name, value)
+
+    @property
+    def search(self) -> Literal["similarity", "mmr", "threshold"]:
+        """`settings.search`: plain similarity, maximal marginal relevance, or a threshold."""
+        return self.settings.search
+
+    @property
+    def k(self) -> int:
+        """`settings.k`: documents returned (fewer when the store holds fewer)."""
+        return self.settings.k
+
+    @property
+    def fetch_k(self) -> int:
+        """`settings.fetch_k`: MMR candidates, or hybrid candidates from each side."""
+        return self.settings.fetch_k
+
+    @property
+    def lambda_mult(self) -> float:
+        """`settings.lambda_mult`: MMR, 1 favours relevance, 0 favours diversity."""
+        return self.settings.lambda_mult
+
+    @property
+    def score_threshold(self) -> float | None:
+        """`settings.score_threshold`: the lowest score kept."""
+        return self.settings.score_threshold
+
+    @property
+    def filter(self) -> dict[str, Any] | None:
+        """`settings.filter`: applied to every query; see `to_qdrant_filter`."""
+        return self.settings.filter
+
     def invoke(self, input: str, config: RunnableConfig | None = None,
                **kwargs: Any) -> list[Document]:
         """Retrieve for `input`, for the user in `config` (see `_identity`)."""
-        kwargs["user"] = resolve_user(config, self.user, require=self.require_user,
-                                      given=kwargs.get("user"))
-        return super().invoke(input, config, **kwargs)
+        return super().invoke(input, config, **self._with_user(config, kwargs))
 
     async def ainvoke(self, input: str, config: RunnableConfig | None = None,
                       **kwargs: Any) -> list[Document]:
         """Async `invoke`."""
+        return await super().ainvoke(input, config, **self._with_user(config, kwargs))
+
+    def _with_user(self, config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
         kwargs["user"] = resolve_user(config, self.user, require=self.require_user,
                                       given=kwargs.get("user"))
-        return await super().ainvoke(input, config, **kwargs)
+        return kwargs
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
@@ -182,24 +240,25 @@ class RagloomRetriever(BaseRetriever):
         return _scored(await self.store.aretrieve_with_scores(query, **self._search_args(kwargs)))
 
     def _search_args(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        k = int(kwargs.pop("k", self.k))
+        settings = self.settings
+        k = int(kwargs.pop("k", settings.k))
         if k < 1:
             raise ConfigError(f"k must be at least 1 (got {k})")
-        fetch_k = max(int(kwargs.pop("fetch_k", self.fetch_k)), k)
+        fetch_k = max(int(kwargs.pop("fetch_k", settings.fetch_k)), k)
         # The access rule is ANDed with every other filter: they can only narrow it.
         user = resolve_user(None, self.user, require=self.require_user,
                             given=kwargs.pop("user", None))
         query_filter = _merge(
-            to_qdrant_filter(self.filter), to_qdrant_filter(kwargs.pop("filter", None)),
+            to_qdrant_filter(settings.filter), to_qdrant_filter(kwargs.pop("filter", None)),
             access_filter(user, self.store.metadata_payload_key) if user else None,
         )
-        threshold = kwargs.pop("score_threshold", self.score_threshold)
-        lambda_mult = float(kwargs.pop("lambda_mult", self.lambda_mult))
+        threshold = kwargs.pop("score_threshold", settings.score_threshold)
+        lambda_mult = float(kwargs.pop("lambda_mult", settings.lambda_mult))
         if kwargs:
             raise ConfigError(f"unknown retriever arguments: {', '.join(sorted(kwargs))}"
                               " (known: k, fetch_k, filter, score_threshold, lambda_mult, user)")
         mode = RetrievalMode(self.store.retrieval_mode)
-        if self.search == "threshold" and threshold is None:
+        if settings.search == "threshold" and threshold is None:
             raise ConfigError(
                 "threshold search needs a score threshold: set retrieval.score_threshold"
                 " (e.g. RAGLOOM_RETRIEVAL__SCORE_THRESHOLD=0.5) or pass score_threshold="
@@ -211,7 +270,7 @@ class RagloomRetriever(BaseRetriever):
                 " threshold search, or unset retrieval.score_threshold"
             )
         mmr_lambda = None
-        if self.search == "mmr":
+        if settings.search == "mmr":
             if mode is not RetrievalMode.DENSE:
                 raise ConfigError(_MMR_NEEDS_DENSE.format(mode=mode.value))
             mmr_lambda = lambda_mult
@@ -231,154 +290,6 @@ _MMR_NEEDS_DENSE = (
     "retrieval.search=mmr needs retrieval.mode=dense (got {mode!r}): MMR re-ranks dense"
     " vectors. Set retrieval.mode=dense, or use search=similarity with sparse or hybrid"
 )
-_RRF_K = 60
-
-
-def reciprocal_rank_fusion(
-    rankings: list[list[Document]], *, k: int | None = None, constant: int = _RRF_K
-) -> list[Document]:
-    """Fuse ranked lists: each document scores the sum of `1 / (constant + rank)`.
-
-    Documents are the same when their `id` is (else source and text are). The fused
-    score replaces `metadata["score"]` in the returned copies; best first.
-
-    Example:
-        >>> a, b, c = (Document(t, id=t) for t in "abc")
-        >>> [d.id for d in reciprocal_rank_fusion([[a, b], [b, c]])]
-        ['b', 'a', 'c']
-
-    """
-    scores: dict[Any, float] = {}
-    first: dict[Any, Document] = {}
-    for ranking in rankings:
-        for rank, doc in enumerate(ranking, start=1):
-            key = doc.id or (doc.metadata.get("source"), doc.page_content)
-            first.setdefault(key, doc)
-            scores[key] = scores.get(key, 0.0) + 1.0 / (constant + rank)
-    order = sorted(scores, key=lambda key: scores[key], reverse=True)[:k]
-    fused = []
-    for key in order:
-        doc = first[key].model_copy(deep=True)
-        doc.metadata["score"] = scores[key]
-        fused.append(doc)
-    return fused
-
-
-_NUMBERING = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)]|\(\d+\))\s*")
-
-
-class MultiQueryRetriever(BaseRetriever):
-    """Retrieve for the question and for chat-model rewordings of it, fused by RRF.
-
-    LangChain's own `MultiQueryRetriever` lives in `langchain-classic`, which ragloom
-    does not depend on; this is the same idea as one LCEL step (prompt, chat model,
-    one variant per line) plus reciprocal rank fusion instead of a plain union, so
-    `k` stays exact. Per-call arguments (`k`, `filter`, ...) reach every search.
-
-    Example:
-        >>> from langchain_core.embeddings import DeterministicFakeEmbedding
-        >>> from langchain_core.language_models import FakeListChatModel
-        >>> from ragloom import RagConfig, build_vector_store
-        >>> store = build_vector_store(
-        ...     RagConfig(qdrant={"location": ":memory:", "collection": "doc_mq"}),
-        ...     embeddings=DeterministicFakeEmbedding(size=8))
-        >>> _ = store.add_texts(["cats purr", "dogs bark"], ids=["c", "d"])
-        >>> mq = MultiQueryRetriever(retriever=RagloomRetriever(store=store, k=2),
-        ...                          llm=FakeListChatModel(responses=["1. felines"]), k=1)
-        >>> len(mq.invoke("cats?"))
-        1
-
-    """
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    retriever: BaseRetriever
-    """The retriever run once per query (the question and each variant)."""
-    llm: Runnable[Any, Any]
-    """The chat model (or any Runnable from a prompt to text) that writes the variants."""
-    k: int = Field(4, ge=1)
-    """Documents returned after fusion."""
-    n_queries: int = Field(3, ge=1)
-    """Variants asked of the chat model (the original question is always searched too)."""
-    prompt: BasePromptTemplate[Any] = Field(
-        default_factory=lambda: ChatPromptTemplate.from_template(DEFAULT_MULTI_QUERY_TEMPLATE)
-    )
-    """Prompt with `{question}` and `{n}`; the reply holds one variant per line."""
-
-    def generate_queries(self, question: str, config: Any = None) -> list[str]:
-        r"""The question followed by up to `n_queries` distinct variants of it.
-
-        Example:
-            >>> from langchain_core.language_models import FakeListChatModel
-            >>> mq = MultiQueryRetriever.model_construct(
-            ...     llm=FakeListChatModel(responses=["1. Felines?\n2. cats?\n- Kittens"]),
-            ...     n_queries=3, prompt=ChatPromptTemplate.from_template("{n} {question}"))
-            >>> mq.generate_queries("cats?")
-            ['cats?', 'Felines?', 'Kittens']
-
-        """
-        chain = (self.prompt | self.llm | StrOutputParser()).with_config(
-            run_name="multi_query_variants"
-        )
-        reply = chain.invoke({"question": question, "n": self.n_queries}, config)
-        return _variants(question, reply, self.n_queries)
-
-    def invoke(self, input: str, config: RunnableConfig | None = None,
-               **kwargs: Any) -> list[Document]:
-        """Retrieve for `input`, for the user in `config` (passed to every search)."""
-        kwargs["user"] = resolve_user(config, given=kwargs.get("user"))
-        return super().invoke(input, config, **kwargs)
-
-    async def ainvoke(self, input: str, config: RunnableConfig | None = None,
-                      **kwargs: Any) -> list[Document]:
-        """Async `invoke`."""
-        kwargs["user"] = resolve_user(config, given=kwargs.get("user"))
-        return await super().ainvoke(input, config, **kwargs)
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
-    ) -> list[Document]:
-        k = int(kwargs.pop("k", self.k))
-        if kwargs.get("user") is None:
-            kwargs.pop("user", None)
-        config = {"callbacks": run_manager.get_child()}
-        queries = self.generate_queries(query, config)
-        rankings = [
-            self.retriever.invoke(q, config, k=k, **kwargs)  # type: ignore[arg-type]
-            for q in queries
-        ]
-        return reciprocal_rank_fusion(rankings, k=k)
-
-    async def _aget_relevant_documents(
-        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
-    ) -> list[Document]:
-        k = int(kwargs.pop("k", self.k))
-        if kwargs.get("user") is None:
-            kwargs.pop("user", None)
-        config: RunnableConfig = {"callbacks": run_manager.get_child()}
-        chain = (self.prompt | self.llm | StrOutputParser()).with_config(
-            run_name="multi_query_variants"
-        )
-        reply = await chain.ainvoke({"question": query, "n": self.n_queries}, config)
-        queries = _variants(query, reply, self.n_queries)
-        rankings = await asyncio.gather(*(
-            self.retriever.ainvoke(q, config, k=k, **kwargs)
-            for q in queries
-        ))
-        return reciprocal_rank_fusion(list(rankings), k=k)
-
-
-def _variants(question: str, reply: str, limit: int) -> list[str]:
-    seen = {question.strip().casefold()}
-    queries = [question]
-    for line in reply.splitlines():
-        text = _NUMBERING.sub("", line).strip().strip('"').strip()
-        if text and text.casefold() not in seen and len(queries) <= limit:
-            seen.add(text.casefold())
-            queries.append(text)
-    return queries
-
-
 def build_retriever(
     cfg: RagConfig | None = None,
     store: RagloomVectorStore | None = None,
@@ -435,16 +346,8 @@ def build_retriever(
         # A read never creates the collection: a typo in its name is an error.
         store = build_vector_store(cfg, embeddings=embeddings, create=False)
     retriever = RagloomRetriever(
-        store=store,
-        search=settings.search,
-        k=settings.k,
-        fetch_k=settings.fetch_k,
-        lambda_mult=settings.lambda_mult,
-        score_threshold=settings.score_threshold,
-        filter=settings.filter,
-        user=User.parse(user, where="user") if user is not None else None,
-        require_user=require_user,
-    )
+        store=store, settings=settings, require_user=require_user,
+        user=User.parse(user, where="user") if user is not None else None)
     if not settings.multi_query:
         return retriever
     if llm is None:
