@@ -139,6 +139,26 @@ def test_the_store_modules_import_one_way() -> None:
     assert graph["ragloom._clients"] & {"ragloom._qdrant_store", "ragloom._collection"} == set()
 
 
+
+def test_the_config_modules_import_one_way_and_only_below() -> None:
+    # config.py is the public face of the first layer; its private modules never import
+    # it, and nothing the configuration loads comes from a later layer (providers, store…).
+    graph = import_graph()
+    private = {"ragloom._section", "ragloom._keep_alive", "ragloom._model_settings",
+               "ragloom._data_settings", "ragloom._answer_settings", "ragloom._config_sources"}
+    assert private <= set(graph)
+    for name in sorted(private):
+        assert "ragloom.config" not in graph[name], name
+    below = {"ragloom._access", "ragloom._detectors", "ragloom._known_models",
+             "ragloom._redact", "ragloom.errors"}
+    seen, todo = set(), ["ragloom.config"]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += graph[name]
+    assert seen - {"ragloom.config"} <= private | below, sorted(seen - private - below)
+
 def _imported_after(code: str) -> set[str]:
     out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys\nprint(*sys.modules)"],
                          capture_output=True, text=True, check=True,

@@ -41,13 +41,14 @@ from pydantic import ConfigDict, Field, model_validator
 from qdrant_client import models
 
 from ragloom._access import User, access_filter
+from ragloom._data_settings import _check_exact_filter
 from ragloom._identity import resolve_user
 from ragloom._multi_query import (
     DEFAULT_MULTI_QUERY_TEMPLATE,
     MultiQueryRetriever,
     reciprocal_rank_fusion,
 )
-from ragloom.config import RagConfig, RetrievalSettings, _check_exact_filter, load_config
+from ragloom.config import RagConfig, RetrievalSettings, load_config
 from ragloom.errors import ConfigError, InvalidInput
 from ragloom.redaction import redacting
 from ragloom.store import RagloomVectorStore, build_vector_store, retrieval_mode
