@@ -11,7 +11,8 @@ import importlib
 
 import pytest
 
-MODULES = ["ragloom.chains", "ragloom.ingestion", "ragloom._modes", "ragloom.routing"]
+MODULES = ["ragloom.chains", "ragloom._rag_types", "ragloom.ingestion", "ragloom._modes",
+           "ragloom.routing", "ragloom._qdrant_store"]
 
 
 @pytest.mark.parametrize("name", MODULES)
