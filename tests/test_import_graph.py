@@ -139,6 +139,21 @@ def test_the_store_modules_import_one_way() -> None:
     assert graph["ragloom._clients"] & {"ragloom._qdrant_store", "ragloom._collection"} == set()
 
 
+def test_the_chain_modules_import_one_way() -> None:
+    # chains.py is the public face (build_rag_chain, RagInput, RagOutput); its private
+    # modules never import it, and the finishing step sits on top of the answer reader.
+    graph = import_graph()
+    private = {"ragloom._rag_types", "ragloom._chain_input", "ragloom._chain_context",
+               "ragloom._answer_reader", "ragloom._chain_finish"}
+    assert private <= set(graph)
+    for name in sorted(private):
+        assert "ragloom.chains" not in graph[name], name
+        assert "ragloom.cli" not in graph[name], name
+    assert private - {"ragloom._answer_reader"} <= graph["ragloom.chains"]
+    assert "ragloom._answer_reader" in graph["ragloom._chain_finish"]
+    assert "ragloom._chain_finish" not in graph["ragloom._answer_reader"]
+
+
 
 def test_the_config_modules_import_one_way_and_only_below() -> None:
     # config.py is the public face of the first layer; its private modules never import

@@ -74,9 +74,16 @@ class RagloomVectorStore(QdrantVectorStore):
         Returns:
             The document ids as strings, in order: the ones given, or generated.
 
-        Example (continuing the class example):
-            >>> store.add_texts(["a", "b"], metadatas=[{"n": 1}, {"n": 2}], ids=["x", None])[0]
-            'x'
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from ragloom import RagConfig
+            >>> from ragloom.store import build_vector_store
+            >>> store = build_vector_store(
+            ...     RagConfig(qdrant={"location": ":memory:", "collection": "doc_add_texts"}),
+            ...     embeddings=DeterministicFakeEmbedding(size=8))
+            >>> ids = store.add_texts(["a", "b"], metadatas=[{"n": 1}, {"n": 2}], ids=["x", None])
+            >>> ids[0], ids[1] == store.add_texts(["b"], metadatas=[{"n": 2}])[0]
+            ('x', True)
 
         """
         texts = list(texts)
@@ -124,9 +131,20 @@ class RagloomVectorStore(QdrantVectorStore):
         `ids=None` raises instead of emptying the collection: dropping data takes
         `build_vector_store(..., recreate=True)`.
 
-        Example (continuing the class example):
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from ragloom import RagConfig
+            >>> from ragloom.store import build_vector_store
+            >>> store = build_vector_store(
+            ...     RagConfig(qdrant={"location": ":memory:", "collection": "doc_delete"}),
+            ...     embeddings=DeterministicFakeEmbedding(size=8))
+            >>> store.add_texts(["hello"], ids=["greeting"])
+            ['greeting']
             >>> store.delete(["greeting", "never-added"])
             True
+            >>> store.get_by_ids(["greeting"])
+            []
+
         """
         if ids is None:
             raise ValueError(
@@ -145,9 +163,18 @@ class RagloomVectorStore(QdrantVectorStore):
     def get_by_ids(self, ids: Sequence[str | int], /) -> list[Document]:
         """The documents with these ids, in the order asked; missing ids are skipped.
 
-        Example (continuing the class example):
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from ragloom import RagConfig
+            >>> from ragloom.store import build_vector_store
+            >>> store = build_vector_store(
+            ...     RagConfig(qdrant={"location": ":memory:", "collection": "doc_get_by_ids"}),
+            ...     embeddings=DeterministicFakeEmbedding(size=8))
+            >>> store.add_texts(["a", "b"], ids=["x", "y"])
+            ['x', 'y']
             >>> [d.page_content for d in store.get_by_ids(["x", "missing"])]
             ['a']
+
         """
         wanted = list(dict.fromkeys(point_id(i) for i in ids))
         if not wanted:
@@ -184,9 +211,18 @@ class RagloomVectorStore(QdrantVectorStore):
         The parent embeds a probe text on every call to check the collection again;
         `build_vector_store` has already checked it.
 
-        Example (continuing the class example):
-            >>> len(store.max_marginal_relevance_search("a", k=1, fetch_k=2))
-            1
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from ragloom import RagConfig
+            >>> from ragloom.store import build_vector_store
+            >>> store = build_vector_store(
+            ...     RagConfig(qdrant={"location": ":memory:", "collection": "doc_mmr"}),
+            ...     embeddings=DeterministicFakeEmbedding(size=8))
+            >>> store.add_texts(["a", "b"], ids=["x", "y"])
+            ['x', 'y']
+            >>> [d.id for d in store.max_marginal_relevance_search("a", k=1, fetch_k=2)]
+            ['x']
+
         """
         embedding = self._require_embeddings("max_marginal_relevance_search").embed_query(query)
         return self.max_marginal_relevance_search_by_vector(
@@ -218,9 +254,18 @@ class RagloomVectorStore(QdrantVectorStore):
         `mmr_lambda` (1 favours relevance, 0 diversity; dense only), maximal marginal
         relevance over `fetch_k` candidates. One embedding call per vector kind.
 
-        Example (continuing the class example):
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from ragloom import RagConfig
+            >>> from ragloom.store import build_vector_store
+            >>> store = build_vector_store(
+            ...     RagConfig(qdrant={"location": ":memory:", "collection": "doc_retrieve"}),
+            ...     embeddings=DeterministicFakeEmbedding(size=8))
+            >>> store.add_texts(["hello", "goodbye"], ids=["greeting", "farewell"])
+            ['greeting', 'farewell']
             >>> [d.id for d, _ in store.retrieve_with_scores("hello", k=1, fetch_k=4)]
             ['greeting']
+
         """
         return drive(self._retrieving(query, k, fetch_k, filter, score_threshold, mmr_lambda),
                      SyncSearch(self.client))
@@ -240,10 +285,19 @@ class RagloomVectorStore(QdrantVectorStore):
         The embeddings' async call, then the async Qdrant client for a server; an
         embedded engine (in this process, and fast) is queried inline.
 
-        Example (continuing the class example):
+        Example:
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> from ragloom import RagConfig
+            >>> from ragloom.store import build_vector_store
+            >>> store = build_vector_store(
+            ...     RagConfig(qdrant={"location": ":memory:", "collection": "doc_aretrieve"}),
+            ...     embeddings=DeterministicFakeEmbedding(size=8))
+            >>> store.add_texts(["hello", "goodbye"], ids=["greeting", "farewell"])
+            ['greeting', 'farewell']
             >>> import asyncio
             >>> [d.id for d, _ in asyncio.run(store.aretrieve_with_scores("hello", k=1, fetch_k=4))]
             ['greeting']
+
         """
         return await adrive(
             self._retrieving(query, k, fetch_k, filter, score_threshold, mmr_lambda),
