@@ -190,3 +190,17 @@ def test_only_the_configured_provider_is_imported(provider: str) -> None:
         " 'base_url': 'http://127.0.0.1:9/v1', 'model': 'all-minilm'}))")
     assert f"ragloom.providers.{provider}" in modules
     assert other not in modules
+
+
+def test_the_ingest_stages_import_one_way() -> None:
+    # ingestion.py → _ingest_run → the stages; no stage imports the run or the public
+    # face, and the plan (the decisions shared by ingest and aingest) imports no I/O.
+    graph = import_graph()
+    stages = {"ragloom._ingest_sources", "ragloom._ingest_files", "ragloom._ingest_plan",
+              "ragloom._ingest_embed", "ragloom._ingest_report"}
+    assert stages <= set(graph)
+    assert graph["ragloom.ingestion"] & stages <= {"ragloom._ingest_report"}
+    assert stages <= graph["ragloom._ingest_run"]
+    for name in sorted(stages):
+        assert graph[name] & {"ragloom.ingestion", "ragloom._ingest_run"} == set(), name
+    assert graph["ragloom._ingest_plan"] <= {"ragloom._ingest_report", "ragloom._loaders"}

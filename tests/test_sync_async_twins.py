@@ -336,6 +336,142 @@ async def _content(call: Any) -> Any:
     return (await call).content
 
 
+# --- ingest / aingest: one run object, one I/O-free plan (ragloom._ingest_plan) ------------
+
+class RecordingEmbeddings:
+    """A fake embedder for both faces: records each request's texts, fails on cue."""
+
+    def __init__(self, fail_on_call: int | None = None) -> None:
+        from langchain_core.embeddings import DeterministicFakeEmbedding
+
+        self.inner = DeterministicFakeEmbedding(size=8)
+        self.requests: list[tuple[str, ...]] = []
+        self.fail_on_call = fail_on_call
+
+    def _record(self, texts: list[str]) -> list[list[float]]:
+        self.requests.append(tuple(texts))
+        if self.fail_on_call is not None and len(self.requests) >= self.fail_on_call:
+            raise ConnectionError(f"embedding server went away on call {len(self.requests)}")
+        return self.inner.embed_documents(texts)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._record(texts)
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        await asyncio.sleep(0)
+        return self._record(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+
+def _corpus(folder: Any) -> None:
+    """Files of several sizes (many batches), an empty one and one without a loader."""
+    folder.mkdir()
+    for i in range(7):
+        words = " ".join(f"word{i}x{j}" for j in range(40 + 60 * i))
+        (folder / f"note{i}.md").write_text(f"# Note {i}\n\n{words}\n", encoding="utf-8")
+    (folder / "empty.txt").write_text("", encoding="utf-8")
+    (folder / "keys.key").write_bytes(b"\x00\x01")
+
+
+def _change(folder: Any) -> None:
+    (folder / "note2.md").write_text("# Note 2\n\nrewritten entirely\n", encoding="utf-8")
+    (folder / "note5.md").unlink()
+    (folder / "added.txt").write_text("a file that came later " * 30, encoding="utf-8")
+
+
+def _ingest_twin(folder: Any, *, entry: str, concurrency: int,
+                 fail_on_call: int | None = None) -> dict[str, Any]:
+    """Run `entry` (ingest or aingest) over `folder`, changed between two runs."""
+    from langchain_core.embeddings import Embeddings
+
+    from ragloom.config import RagConfig
+    from ragloom.ingestion import aingest, ingest
+    from ragloom.store import build_vector_store
+    cfg = RagConfig(qdrant={"location": ":memory:", "collection": f"twin_{entry}"},
+                    ingest={"chunk_size": 200, "chunk_overlap": 20, "root": str(folder)},
+                    embeddings={"batch_size": 3, "max_concurrency": concurrency})
+    embedder = RecordingEmbeddings(fail_on_call)
+    Embeddings.register(RecordingEmbeddings)
+    store = build_vector_store(cfg, embeddings=embedder)  # type: ignore[arg-type]
+    outcome: dict[str, Any] = {"reports": [], "events": []}
+
+    def run(prune: bool) -> Any:
+        events: list[Any] = []
+        kwargs: dict[str, Any] = {"store": store, "prune": prune, "on_progress": events.append}
+        try:
+            if entry == "ingest":
+                report = ingest([folder], cfg, **kwargs)
+            else:
+                report = asyncio.run(aingest([folder], cfg, **kwargs))
+        except Exception as exc:
+            return ("raised", type(exc).__name__, str(exc))
+        finally:
+            outcome["events"].append([(e.files_done, e.files_total, e.chunks_done, e.path,
+                                       e.status, e.chunks_queued, e.pages_done)
+                                      for e in events])
+        report.duration_s = 0.0
+        return report
+
+    outcome["reports"].append(run(prune=False))
+    _change(folder)
+    embedder.fail_on_call = None
+    outcome["reports"].append(run(prune=True))
+    points, _ = store.client.scroll(store.collection_name, limit=10_000, with_vectors=True)
+    outcome["points"] = sorted((str(p.id), json.dumps(p.payload, sort_keys=True),
+                                repr(p.vector)) for p in points)
+    outcome["requests"] = embedder.requests
+    return outcome
+
+
+@pytest.mark.parametrize("fail_on_call", [None, 4])
+def test_ingest_twins_store_and_request_the_same(tmp_path: Any, fail_on_call: int | None) -> None:
+    """One request slot: the same reports, events, points and requests, in the same order."""
+    import shutil
+
+    _corpus(tmp_path / "corpus")
+    shutil.copytree(tmp_path / "corpus", tmp_path / "pristine")
+    got_sync = _ingest_twin(tmp_path / "corpus", entry="ingest", concurrency=1,
+                            fail_on_call=fail_on_call)
+    shutil.rmtree(tmp_path / "corpus")
+    shutil.copytree(tmp_path / "pristine", tmp_path / "corpus")
+    got_async = _ingest_twin(tmp_path / "corpus", entry="aingest", concurrency=1,
+                             fail_on_call=fail_on_call)
+    assert got_sync["reports"] == got_async["reports"]
+    assert got_sync["events"] == got_async["events"]
+    assert got_sync["requests"] == got_async["requests"]
+    assert got_sync["points"] == got_async["points"]
+    first, second = got_sync["reports"]
+    if fail_on_call is None:
+        assert (first.added, first.skipped, [f.path for f in first.failed]) == (
+            7, {".key": 1}, ["empty.txt"])
+        assert (second.added, second.updated, second.unchanged, second.deleted) == (1, 1, 5, 1)
+        assert len(got_sync["requests"][0]) == 3  # batches of embeddings.batch_size
+    else:  # the failed request is the last one: its freed slot sends nothing more
+        assert first == ("raised", "ConnectionError", "embedding server went away on call 4")
+        assert len(got_sync["events"][0]) > 0
+        assert second.failed == [f for f in second.failed if f.path == "empty.txt"]
+    # every point stored is a chunk of a file that is there now
+    sources = {json.loads(payload)["metadata"]["source"] for _, payload, _ in got_sync["points"]}
+    assert "note5.md" not in sources and "added.txt" in sources
+
+
+def test_ingest_twins_with_requests_in_flight(tmp_path: Any) -> None:
+    """Two request slots: the same batches (in any order), reports and points."""
+    import shutil
+
+    _corpus(tmp_path / "corpus")
+    shutil.copytree(tmp_path / "corpus", tmp_path / "pristine")
+    got_sync = _ingest_twin(tmp_path / "corpus", entry="ingest", concurrency=2)
+    shutil.rmtree(tmp_path / "corpus")
+    shutil.copytree(tmp_path / "pristine", tmp_path / "corpus")
+    got_async = _ingest_twin(tmp_path / "corpus", entry="aingest", concurrency=2)
+    assert got_sync["reports"] == got_async["reports"]
+    assert sorted(got_sync["requests"]) == sorted(got_async["requests"])
+    assert got_sync["points"] == got_async["points"]
+
+
 # --- RagloomVectorStore.retrieve_with_scores / aretrieve_with_scores, the retrievers -------
 # One core (`RagloomVectorStore._retrieving`, `MultiQueryRetriever._fused`) under `drive`
 # and `adrive`: both paths run over the same store and must return the same documents
