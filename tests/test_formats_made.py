@@ -183,13 +183,14 @@ def ingested(made: dict[str, Path]) -> tuple[RagConfig, Any, Any]:
 
 def test_a_folder_of_every_format_lands(ingested: tuple[RagConfig, Any, Any]) -> None:
     _, _, (report, events) = ingested
-    assert report.failed == [] and report.added == len(MARKERS)
+    # archive.mbox holds two messages: two sources (issue 21), so one more than the files
+    assert report.failed == [] and report.added == len(MARKERS) + 1
     assert report.notes == [] and report.skipped == {}
     # pages: 2 slides, 2 sheets' row groups, 2 messages, 3 cells, 5 records, ...
     assert report.pages >= 2 * len(MARKERS)
     counts = [e.pages_done for e in events]
     assert counts == sorted(counts) and counts[-1] == report.pages  # the bar counts pages
-    assert events[-1].files_done == len(MARKERS)
+    assert events[-1].files_done == len(MARKERS) + 1
 
 
 @pytest.mark.parametrize("name", sorted(MARKERS))
@@ -197,7 +198,7 @@ def test_retrieval_finds_the_sentence_only_that_file_holds(
         ingested: tuple[RagConfig, Any, Any], name: str) -> None:
     cfg, store, _ = ingested
     [doc] = build_retriever(cfg, store).invoke(f"{MARKERS[name]} rule")
-    assert doc.metadata["source"].endswith(name)
+    assert doc.metadata["source"].split("#")[0].endswith(name)  # `archive.mbox#<key>`
     assert MARKERS[name] in doc.page_content
 
 

@@ -24,7 +24,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ragloom._loaders import Chunk, LoadContext, Splitter, load_sections, read_file
+from ragloom._loaders import (
+    Chunk,
+    LoadContext,
+    Splitter,
+    load_mbox_message,
+    load_sections,
+    read_file,
+)
 
 __all__ = ["FileLoader", "LoadSettings"]
 
@@ -55,23 +62,34 @@ class FileLoader:
         self.notes: list[str] = []
 
     async def prepare(self, path: Path, source: str, stored: Mapping[tuple[str, int, str], int],
-                      aliases: list[str]) -> tuple[str, list[Chunk] | None]:
+                      aliases: list[str], message: tuple[int, bytes] | None = None,
+                      ) -> tuple[str, list[Chunk] | None]:
         """The file's hash and chunks; None for chunks when `stored` is this very version.
+
+        `message` is (number, bytes) of one message of an mbox archive (read already):
+        the source is that message, hashed and loaded on its own.
 
         Raises the loaders' `NoLoader`, `EmptyFile` and `LoadError`.
         """
-        try:
-            size = path.stat().st_size
-        except OSError:
-            size = 0  # read_file says what is wrong
-        small = size <= _INLINE_BYTES
-        data, file_hash = _read(path) if small else await asyncio.to_thread(_read, path)
+        if message is not None:
+            number, data = message
+            size, file_hash = len(data), hashlib.sha256(data).hexdigest()
+        else:
+            try:
+                size = path.stat().st_size
+            except OSError:
+                size = 0  # read_file says what is wrong
+            small = size <= _INLINE_BYTES
+            data, file_hash = _read(path) if small else await asyncio.to_thread(_read, path)
         if len(stored) == 1 and not aliases:
             ((stored_hash, count, chunking), points), = stored.items()
             if (stored_hash, chunking, points) == (file_hash, self.splitter.signature, count):
                 return file_hash, None
         context = LoadContext(path, *self.settings)
         try:
+            if message is not None:
+                return file_hash, await asyncio.to_thread(lambda: self.splitter.split(
+                    load_mbox_message(data, context, number)))
             if size <= _INLINE_SPLIT_BYTES and path.suffix.lower() in _INLINE_SPLIT_TYPES:
                 return file_hash, self.splitter.split(load_sections(path, data, context))
             return file_hash, await asyncio.to_thread(

@@ -49,7 +49,7 @@ from ragloom._ingest_report import (
     Status,
     skipped_notes,
 )
-from ragloom._ingest_sources import find_sources
+from ragloom._ingest_sources import Entry, find_sources, with_messages
 from ragloom._loaders import (
     MISSING,
     Chunk,
@@ -61,6 +61,7 @@ from ragloom._loaders import (
     Tally,
     chunk_id,
     is_under,
+    message_file,
 )
 from ragloom._sources import (
     claim_former_names,
@@ -162,25 +163,31 @@ class IngestRun:
         self.root = source_root(self.cfg, self.ledger.pinned_root)
         found = find_sources(roots, patterns, root=self.root, store_folder=self._store_folder())
         self.report.failed += found.failed
-        files, root_sources, blind, left_out = found.files, found.roots, found.blind, found.left_out
+        root_sources, blind, left_out = found.roots, found.blind, found.left_out
+        files, read, unread = await asyncio.to_thread(with_messages, found.files)
+        self.report.failed += unread
         self.files_total = len(files)
         self._emit()  # the files found, from the first second
-        former = {source: former_names(path, source) for source, path in files}
+        former = {source: former_names(path, source) for source, path, m in files if m is None}
         await self.ledger.index()
         self.recheck_access = (self.given is not None or bool(self.cfg.ingest.access)
                                or await self.ledger.holds_access())
         await self._adopt_root()
         self.inventory = await self.ledger.tally(
-            [s for s, _ in files] + [n for names in former.values() for n in names],
-            root_sources if prune else None)
+            [s for s, _, _ in files] + [n for names in former.values() for n in names]
+            + list(read), root_sources if prune else None)
         self.aliases = claim_former_names(former, self.inventory.keys(), self.root)
+        for mbox in read.keys() & self.inventory.keys():  # stored whole by an older ragloom
+            first = next((s for s, _, _ in files if message_file(s) == mbox), None)
+            if first is not None:  # its first message takes its place: the rest go then
+                self.aliases.setdefault(first, []).append(mbox)
         self._emit()
         queue: asyncio.Queue[list[Item] | None] = asyncio.Queue(self.concurrency * 2)
         workers = self.concurrency * 2  # some embed while others upsert
         await _all_or_nothing(self._produce(files, queue, workers),
                               *(self._consume(queue) for _ in range(workers)))
         if prune:
-            await self._prune(root_sources, blind)
+            await self._prune(root_sources, blind, read)
         self.report.notes = sorted(self.loader.notes) + skipped_notes(self.no_loader, left_out)
         for suffix, count in (self.no_loader + left_out).items():
             self.report.skipped[suffix] = count
@@ -218,7 +225,7 @@ class IngestRun:
                                          self.id_key, chunk_id)
         await self.ledger.call(self.ledger.record_root, self.root)
 
-    async def _produce(self, files: list[tuple[str, Path]],
+    async def _produce(self, files: list[Entry],
                        queue: asyncio.Queue[list[Item] | None], workers: int) -> None:
         # Files are read and parsed ahead (up to _PARSE_AHEAD at once, in threads), so a
         # slow file does not hold up the parsing of the next ones; their chunks still
@@ -228,10 +235,10 @@ class IngestRun:
         try:
             while True:
                 while len(ahead) < _PARSE_AHEAD and (nxt := next(todo, None)) is not None:
-                    source, path = nxt
+                    source, path, message = nxt
                     ahead.append((source, asyncio.ensure_future(self.loader.prepare(
                         path, source, self.inventory.get(source, {}),
-                        self.aliases.get(source, [])))))
+                        self.aliases.get(source, []), message))))
                 if not ahead:
                     break
                 source, future = ahead.popleft()
@@ -339,7 +346,8 @@ class IngestRun:
         self._emit(job.source, job.status)
 
     def _access(self, source: str) -> Access:
-        return access_for(source, self.cfg.ingest.access, self.given)
+        """A source's access: a message of an mbox has its file's."""
+        return access_for(message_file(source) or source, self.cfg.ingest.access, self.given)
 
     async def _emptied(self, source: str, reason: str) -> None:
         """An empty file has no content: its old chunks go, and it is reported."""
@@ -352,14 +360,15 @@ class IngestRun:
         self.report.failed.append(FailedFile(source, reason))
         self._emit(source, "failed")
 
-    async def _prune(self, root_sources: list[str], blind: list[str]) -> None:
+    async def _prune(self, root_sources: list[str], blind: list[str],
+                     read: dict[str, set[str]]) -> None:
         """Delete sources under the paths given whose file is gone from the filesystem.
 
         A source is gone only when the filesystem says so (not found); one it will not
         say about (permissions), or under a folder that could not be listed, is kept.
         """
         adopted = {name for names in self.aliases.values() for name in names}
-        gone = prunable(self.inventory.keys() - adopted, root_sources, blind, self.root)
+        gone = prunable(self.inventory.keys() - adopted, root_sources, blind, self.root, read)
         for source in gone:
             where: list[models.Condition] = [self.ledger.source_in([source])]
             tenant = self._access(source).tenant
@@ -374,4 +383,5 @@ class IngestRun:
             self._emit(source, "deleted")
         # A path given but gone is no failure when pruning: its files were deleted.
         self.report.failed = [f for f in self.report.failed if not (
-            f.reason == MISSING and any(is_under(source, f.path) for source in gone))]
+            f.reason == MISSING and any(is_under(message_file(source) or source, f.path)
+                                        for source in gone))]

@@ -22,11 +22,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ragloom._formats.mail import mbox_messages
 from ragloom._ingest_report import FailedFile
-from ragloom._loaders import discover
+from ragloom._loaders import LoadError, discover, read_file
 from ragloom._sources import source_id
 
-__all__ = ["Found", "find_sources"]
+__all__ = ["Entry", "Found", "find_sources", "with_messages"]
+
+Entry = tuple[str, Path, tuple[int, bytes] | None]
+"""A source of the run: (source id, file, (number, bytes) of an mbox message or None)."""
 
 
 @dataclass
@@ -58,6 +62,43 @@ def find_sources(roots: list[str | Path], patterns: list[str], *, root: str | No
     files = [(source, path) for source, path in named if _named_in_utf8(source, failed)]
     blind = _report_unreadable(unreadable, root, failed)
     return Found(files, [source_id(r, root) for r in found], blind, left_out, failed)
+
+
+def with_messages(files: list[tuple[str, Path]],
+                  ) -> tuple[list[Entry], dict[str, set[str]], list[FailedFile]]:
+    r"""The sources of a run: each file, but each message of an mbox archive.
+
+    An mbox is read here, once; its messages (`inbox.mbox#<key>`) are then stored,
+    skipped when unchanged, and pruned one by one. Also returns the keys of the
+    messages of each mbox read (what `prune` goes by) and the mboxes that could not be.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "a.mbox").write_bytes(b"From x\nMessage-ID: <1@x>\n\nHi.\n")
+        >>> entries, read, failed = with_messages([("a.mbox", folder / "a.mbox")])
+        >>> [source for source, _, _ in entries] == [f"a.mbox#{k}" for k in read["a.mbox"]]
+        True
+
+    """
+    entries: list[Entry] = []
+    read: dict[str, set[str]] = {}
+    failed: list[FailedFile] = []
+    for source, path in files:
+        if path.suffix.lower() != ".mbox":
+            entries.append((source, path, None))
+            continue
+        try:
+            messages = mbox_messages(read_file(path))
+        except LoadError as exc:
+            failed.append(FailedFile(source, str(exc)))
+            continue
+        read[source] = {key for key, _ in messages}
+        if not messages:
+            failed.append(FailedFile(source, "no messages in the mbox archive"))
+        entries += [(f"{source}#{key}", path, (number, raw))
+                    for number, (key, raw) in enumerate(messages, start=1)]
+    return entries, read, failed
 
 
 def _named_in_utf8(source: str, failed: list[FailedFile]) -> bool:

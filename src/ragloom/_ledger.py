@@ -20,7 +20,7 @@ from qdrant_client import QdrantClient, models
 
 from ragloom._access import ACCESS_KEYS, Access, access_indexes, any_access, same_access
 
-__all__ = ["INGEST_KEY", "PAGE", "ROOT_KEY", "Ledger", "Tally", "is_embedded"]
+__all__ = ["INGEST_KEY", "PAGE", "ROOT_KEY", "Ledger", "Tally", "is_embedded", "message_file"]
 
 INGEST_KEY = "ingest"
 """Top-level payload key: "<file_hash> <chunk_count> <chunking> <source>", the same on
@@ -35,7 +35,21 @@ Tally = dict[str, dict[tuple[str, int, str], int]]
 
 
 def _is_under(source: str, root: str) -> bool:
-    return PurePosixPath(source).is_relative_to(PurePosixPath(root))
+    return PurePosixPath(message_file(source) or source).is_relative_to(PurePosixPath(root))
+
+
+def message_file(source: str) -> str | None:
+    """The mbox file a message's source (`inbox.mbox#<key>`) is in; None for a file.
+
+    Example:
+        >>> message_file("mail/inbox.mbox#0f3a"), message_file("a.md") is None
+        ('mail/inbox.mbox', True)
+
+    """
+    head, mark, key = source.rpartition("#")
+    if mark and key and "/" not in key and head.lower().endswith(".mbox"):
+        return head
+    return None
 
 
 def is_embedded(client: QdrantClient) -> bool:

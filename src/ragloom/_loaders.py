@@ -31,16 +31,18 @@ from ragloom._formats import (
     NoLoader,
     Section,
     loader_for,
+    mail,
     run_loader,
 )
-from ragloom._ledger import INGEST_KEY, Ledger, is_embedded
+from ragloom._ledger import INGEST_KEY, Ledger, is_embedded, message_file
 from ragloom._ledger import Tally as Tally  # re-exported for ragloom.ingestion
 from ragloom.errors import ConfigError
 
 __all__ = [
     "CHUNK_NAMESPACE", "INGEST_KEY", "MAX_LABEL", "MISSING", "Chunk", "EmptyFile", "Ledger",
     "LoadContext", "LoadError", "NoLoader", "Splitter", "chunk_id", "discover", "glob_regex",
-    "is_embedded", "is_under", "load_sections", "read_file",
+    "is_embedded", "is_under", "load_mbox_message", "load_sections", "message_file",
+    "read_file",
 ]
 
 CHUNK_NAMESPACE = uuid.UUID("bcdb032d-3792-586e-be8c-5b7503013096")
@@ -208,6 +210,23 @@ def load_sections(path: Path, data: bytes,
                 if text.strip()]
     if not sections:
         raise EmptyFile("no text in the file (only whitespace or markup)")
+    return sections
+
+
+def load_mbox_message(data: bytes, context: LoadContext, number: int) -> list[Section]:
+    r"""One message (number `number`, from 1) of an mbox archive as a section.
+
+    Example:
+        >>> [(text, meta)] = load_mbox_message(b"From: a@x\nSubject: Hi\n\nNoon.",
+        ...                                    LoadContext(Path("m.mbox")), 2)
+        >>> meta["location"], meta["message"]
+        ('“Hi” from a@x', 2)
+
+    """
+    sections = [(text, _capped(meta)) for text, meta in mail.load_mbox_message(
+        data, context, number) if text.strip()]
+    if not sections:
+        raise EmptyFile("no text in the message")
     return sections
 
 

@@ -9,11 +9,11 @@ filesystem reports as gone (`prunable`).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from ragloom._loaders import is_under
+from ragloom._loaders import is_under, message_file
 from ragloom.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -143,18 +143,33 @@ def claim_former_names(former: dict[str, list[str]], stored: Collection[str],
 
 
 def prunable(stored: Collection[str], under: list[str], spared: list[str],
-             root: str | None) -> list[str]:
+             root: str | None, read: Mapping[str, Collection[str]] | None = None) -> list[str]:
     """Stored sources under `under` (sources) whose file the filesystem reports gone.
 
     Sources under a `spared` folder (one that could not be listed), sources that
     cannot be located (relative ones without a root) and files the filesystem will
-    not tell about (permissions) are never prunable.
+    not tell about (permissions) are never prunable. A message of an mbox archive
+    (`inbox.mbox#<key>`) is gone when its file is, or when this run read the file
+    (`read`: file → the keys of its messages) and the key is not in it.
+
+    Example:
+        >>> prunable({"/m/a.mbox#k1", "/m/a.mbox#k2"}, ["/m"], [], None, {"/m/a.mbox": {"k1"}})
+        ['/m/a.mbox#k2']
+
     """
     gone = []
     for source in sorted(stored):
-        where = source_path(source, root)
-        if (where is None or not any(is_under(source, r) for r in under)
-                or any(is_under(source, s) for s in spared)):
+        file = message_file(source)
+        name = file or source
+        where = source_path(name, root)
+        if (where is None or not any(is_under(name, r) for r in under)
+                or any(is_under(name, s) for s in spared)):
+            continue
+        if file is not None and path_state(str(source_path(source, root))) != "missing":
+            continue  # a file of that very name is there (or the filesystem will not say)
+        if file is not None and read is not None and file in read:
+            if source.rpartition("#")[2] not in read[file]:
+                gone.append(source)
             continue
         if path_state(where) == "missing":
             gone.append(source)

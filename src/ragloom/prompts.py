@@ -86,6 +86,8 @@ def _label(doc: Document) -> str:
         # model is not shown to it (the user still sees it in the sources).
         return _WITHHELD_LABEL
     source = meta.get("source") or meta.get("title") or doc.id or "unknown"
+    if meta.get("message") is not None and "#" in str(source):  # `inbox.mbox#<key>`
+        source = str(source).rpartition("#")[0]  # the message is named by `location`
     page, location = meta.get("page"), meta.get("location")
     if location:  # structure from the loader: `§Pricing`, `sheet Q3, rows 2-41`, `slide 4`
         label = f"{source}, {location}"
