@@ -4,7 +4,7 @@ after the fact, and the self-check call (issue 20, second round)."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from langchain_core.documents import Document
@@ -159,3 +159,32 @@ def test_the_answer_set_scores_attributed_citations_apart() -> None:
     result = score([judged])
     assert result.attributed == 1 and result.attributed_precision == 1.0
     assert result.citation_precision == 0.5
+
+
+class _KwargsSeen(FakeListChatModel):
+    """Records the keyword arguments each call reaches the model with."""
+
+    seen: ClassVar[list[dict[str, Any]]] = []  # one list per test: reset before use
+
+    def _call(self, messages: Any, stop: Any = None, run_manager: Any = None,
+              **kwargs: Any) -> str:
+        self.seen.append(kwargs)
+        return super()._call(messages, stop, run_manager, **kwargs)
+
+
+def test_a_passed_in_model_gets_no_ollama_format_argument() -> None:
+    # cfg.llm.provider says ollama, but the model passed in may be any provider: an
+    # OpenAI-compatible server would reject `format`.
+    pages = docs("The siege of Sainte-Ange lasted forty days.")
+    cfg = RagConfig(qdrant={"location": ":memory:", "collection": f"c_{uuid.uuid4().hex[:8]}"},
+                    answer={"min_relevance": None, "self_check": True})
+    store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=8))
+    store.add_documents(pages)
+    _KwargsSeen.seen = []
+    model = _KwargsSeen(responses=[
+        "Forty days [1].", '{"answer_is_stated": true, "sources_disagree": false}'])
+    chain = build_rag_chain(cfg, llm=model, retriever=build_retriever(cfg, store))
+    assert chain.invoke("How long was the siege of Sainte-Ange?")["checks"]["mode_by"] == \
+        "self_check"
+    assert len(_KwargsSeen.seen) == 2
+    assert all("format" not in kwargs for kwargs in _KwargsSeen.seen)

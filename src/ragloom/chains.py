@@ -118,6 +118,9 @@ def build_rag_chain(
     cfg = cfg if cfg is not None else load_config()
     bound = User.parse(user, where="user") if user is not None else None
     router = build_router(cfg) if llm is None and cfg.routing.models else None
+    # Ollama's `format` (JSON schema) only for a model ragloom built from cfg.llm: a model
+    # passed in may be any provider, whatever cfg.llm.provider says.
+    ollama_built = llm is None and router is None and cfg.llm.provider == "ollama"
     if router is not None:
         # Question-only steps (condensing, multi-query) see the chat history, which may
         # hold earlier answers from confidential context: a local model when there is one.
@@ -198,7 +201,7 @@ def build_rag_chain(
         config: RunnableConfig = {"configurable": {VAULT_KEY: state["vault"]}}
         if router is None:
             return check_answer(llm, state["question"], state["context"], answer, config,
-                                structured=cfg.llm.provider == "ollama")
+                                structured=ollama_built)
         route = state["route"]
         if route.refused:
             return None
