@@ -22,12 +22,12 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ragloom._glob import glob_regex
 from ragloom.errors import ConfigError, InvalidInput
 
 if TYPE_CHECKING:
@@ -136,27 +136,11 @@ class AccessRule(Access):
 
         `*` and `?` stay within one path part, `**` spans parts (`**/` also matches none).
         """
-        return _glob_regex(self.glob).fullmatch(source) is not None
+        return glob_regex(self.glob).fullmatch(source) is not None
 
     def access(self) -> Access:
         """The access keys this rule sets."""
         return Access.model_validate(self.model_dump(exclude_unset=True, exclude={"glob"}))
-
-
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    parts, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            parts.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            parts.append(".*")
-            i += 2
-        else:
-            char = pattern[i]
-            parts.append("[^/]*" if char == "*" else "[^/]" if char == "?" else re.escape(char))
-            i += 1
-    return re.compile("".join(parts))
 
 
 def access_for(source: str, rules: list[AccessRule], given: Access | None) -> Access:

@@ -34,9 +34,9 @@ from ragloom._formats import (
     mail,
     run_loader,
 )
+from ragloom._glob import glob_regex
 from ragloom._ledger import INGEST_KEY, Ledger, is_embedded, message_file
 from ragloom._ledger import Tally as Tally  # re-exported for ragloom.ingestion
-from ragloom.errors import ConfigError
 
 __all__ = [
     "CHUNK_NAMESPACE", "INGEST_KEY", "MAX_LABEL", "MISSING", "Chunk", "EmptyFile", "Ledger",
@@ -76,38 +76,6 @@ def is_under(source: str, root: str) -> bool:
     return PurePosixPath(source).is_relative_to(PurePosixPath(root))
 
 
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """A regex matching the relative posix paths `Path.glob(pattern)` finds.
-
-    Example:
-        >>> [bool(glob_regex(p).fullmatch("x/a.md")) for p in ("**/*.md", "*.md", "x/?.md")]
-        [True, False, True]
-
-    """
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] in "*?":
-            out.append("[^/]*" if pattern[i] == "*" else "[^/]")
-            i += 1
-        elif pattern[i] == "[" and "]" in pattern[i + 2:]:
-            end = pattern.index("]", i + 2)
-            inner = pattern[i + 1:end]
-            out.append("[" + ("^" + inner[1:] if inner.startswith("!") else inner) + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    try:
-        return re.compile("".join(out))
-    except re.error as exc:
-        raise ConfigError(f"glob pattern {pattern!r} is not valid ({exc.msg}): check its"
-                          " [...] ranges (low to high, e.g. [a-z]) and brackets") from None
 
 
 def _walk(root: str, regexes: list[re.Pattern[str]], unreadable: list[OSError],
