@@ -14,7 +14,7 @@ from qdrant_client import AsyncQdrantClient, models
 
 from ragloom._clients import get_async_client
 from ragloom._point_ids import ID_NAMESPACE, content_id, point_id
-from ragloom._ranking import _cosine, _cosine_from_score, _fuse, _ranked, _sides
+from ragloom._ranking import _cosine, _cosine_from_score, _fuse, _ranked, _sides, _with_records
 from ragloom._search_io import AsyncSearch, SyncSearch
 from ragloom.config import QdrantSettings
 from ragloom.errors import ConfigError
@@ -307,7 +307,7 @@ class RagloomVectorStore(QdrantVectorStore):
         self, query: str, k: int, fetch_k: int, query_filter: models.Filter | None,
         threshold: float | None, mmr_lambda: float | None,
     ) -> Core[list[tuple[Document, float]]]:
-        """The one source of both: embed the query, search (one request a side), rank."""
+        """The one source of both: embed the query, search (one request a side), rank, read."""
         self._check_ready()
         mode = RetrievalMode(self.retrieval_mode)
         dense = sparse = None
@@ -317,11 +317,20 @@ class RagloomVectorStore(QdrantVectorStore):
         if mode is not RetrievalMode.DENSE and mmr_lambda is None:
             sparse = self._sparse_query(query)
         request = self._request(dense, sparse, k, fetch_k, query_filter, threshold, mmr_lambda)
-        hybrid = "prefetch" in request
-        found = yield ("query_points", _sides(request) if hybrid else [request])
-        if hybrid:  # fused here, ties broken by point id
-            return self._pairs(_fuse(found, k), dense, sparse)
-        return self._pairs(_ranked(found[0], request), dense, sparse)
+        if "prefetch" not in request:
+            found = yield ("query_points", [request])
+            return self._pairs(_ranked(found[0], request), dense, sparse)
+        # Hybrid: fused here, ties broken by point id. The sides return ids and scores
+        # only; payloads and dense vectors are read for the k winners alone (converting
+        # fetch_k of each side's vectors cost more than both searches).
+        found = yield ("query_points", _sides(request))
+        winners = _fuse(found, k)
+        if not winners:
+            return []
+        records = yield ("retrieve", {
+            "collection_name": self.collection_name, "ids": [p.id for p in winners],
+            "with_payload": request["with_payload"], "with_vectors": request["with_vectors"]})
+        return self._pairs(_with_records(winners, records), dense, sparse)
 
     def _check_ready(self) -> None:
         if self.pending_check is not None:

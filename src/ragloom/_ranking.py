@@ -12,7 +12,8 @@ from typing import Any
 
 from qdrant_client import models
 
-__all__ = ["_by_score", "_cosine", "_cosine_from_score", "_fuse", "_ranked", "_sides"]
+__all__ = ["_by_score", "_cosine", "_cosine_from_score", "_fuse", "_ranked", "_sides",
+           "_with_records"]
 
 
 def _cosine(a: list[float], b: list[float]) -> float:
@@ -37,8 +38,21 @@ def _sides(request: dict[str, Any]) -> list[dict[str, Any]]:
     """The dense and the sparse search of a hybrid request, each a request of its own."""
     base = {key: value for key, value in request.items()
             if key not in ("prefetch", "query", "limit", "score_threshold")}
-    return [{**base, "using": side.using, "query": side.query, "limit": side.limit}
+    return [{**base, "using": side.using, "query": side.query, "limit": side.limit,
+             "with_payload": False, "with_vectors": False}
             for side in request["prefetch"]]
+
+
+def _with_records(winners: Sequence[Any], records: Sequence[Any]) -> list[Any]:
+    """The fused winners with the payload and vectors `retrieve` read for them.
+
+    A winner deleted between the search and the read is dropped, as a search run a
+    moment later would not have found it.
+    """
+    by_id = {str(record.id): record for record in records}
+    return [point.model_copy(update={"payload": by_id[str(point.id)].payload,
+                                     "vector": by_id[str(point.id)].vector})
+            for point in winners if str(point.id) in by_id]
 
 
 def _by_score(points: Sequence[Any]) -> list[Any]:

@@ -1,9 +1,10 @@
 """The I/O of one store search, blocking or awaited: the operations `_retrieving` yields.
 
 `RagloomVectorStore._retrieving` decides everything (which vectors, which requests, how
-the results are ranked and fused) and yields only `("embed_query", embeddings, query)`
-and `("query_points", requests)`; `drive` runs them with `SyncSearch`, `adrive` with
-`AsyncSearch` (see `ragloom.providers._drive`). These classes decide nothing.
+the results are ranked and fused) and yields only `("embed_query", embeddings, query)`,
+`("query_points", requests)` and `("retrieve", request)` (a hybrid search's winners);
+`drive` runs them with `SyncSearch`, `adrive` with `AsyncSearch` (see
+`ragloom.providers._drive`). These classes decide nothing.
 
 Example:
     >>> from langchain_core.embeddings import DeterministicFakeEmbedding
@@ -36,6 +37,10 @@ class SyncSearch:
         """The points each request finds, one request after another."""
         return [self.client.query_points(**r).points for r in requests]
 
+    def retrieve(self, request: dict[str, Any]) -> list[Any]:
+        """The records of these ids."""
+        return list(self.client.retrieve(**request))
+
 
 class AsyncSearch:
     """Awaited: `aembed_query`, then the async client for a server, or inline when embedded.
@@ -57,3 +62,10 @@ class AsyncSearch:
         if client is None:
             return SyncSearch(self.client).query_points(requests)
         return [(await client.query_points(**r)).points for r in requests]
+
+    async def retrieve(self, request: dict[str, Any]) -> list[Any]:
+        """The records of these ids."""
+        client = self.async_client()
+        if client is None:
+            return SyncSearch(self.client).retrieve(request)
+        return list(await client.retrieve(**request))
