@@ -8,7 +8,8 @@ with prefetch/RRF/MMR, payload indexes), taking ragloom's light types
 with the same attribute names (`query_points`: qdrant-client's `ScoredPoint`), so the
 point ids, the payload layout and every caller are the same on every engine. Writing and
 reading a collection never imports `qdrant_client` (nor `langchain_qdrant`): only
-`query_points`, which the LangChain `VectorStore` face calls, does. `qdrant_edge` is
+`query_points`, which the LangChain `VectorStore` face calls, and a filter given as a
+dict do. `qdrant_edge` is
 beta and changes between minor releases: it is pinned, and only this module and its two
 helpers import it (`_edge_convert`: ragloom's and qdrant-client's types to Edge types
 and back; `_edge_folder`: the folder's layout, lock and errors).
