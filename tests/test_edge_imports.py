@@ -158,7 +158,8 @@ def test_light_and_vector_store_writes_land_the_same_on_edge_and_local(
 def test_the_light_types_convert_to_what_qdrant_client_built_before() -> None:
     from qdrant_client import models
 
-    from ragloom._access import Access, any_access, same_access
+    from ragloom import _points as light
+    from ragloom._access import Access, access_indexes, any_access, same_access
     from ragloom._points import PointStruct, SparseVector, to_qdrant
 
     want = Access(tenant="acme", groups=["hr"])
@@ -175,6 +176,20 @@ def test_the_light_types_convert_to_what_qdrant_client_built_before() -> None:
                                   payload={"a": [1.0]}))
     assert isinstance(point, models.PointStruct)
     assert point.vector["s"] == models.SparseVector(indices=[3], values=[0.5])
+    # What collection creation and the payload indexes send (cf. _collection._create).
+    assert to_qdrant(access_indexes()[0][1]) == models.KeywordIndexParams(
+        type=models.KeywordIndexType.KEYWORD, is_tenant=True)
+    assert to_qdrant({"": light.VectorParams(size=8, distance=light.Distance.DOT)}) == {
+        "": models.VectorParams(size=8, distance=models.Distance.DOT)}
+    assert to_qdrant(light.SparseVectorParams(
+        modifier=light.Modifier.IDF, index=light.SparseIndexParams(on_disk=True))) == (
+        models.SparseVectorParams(modifier=models.Modifier.IDF,
+                                  index=models.SparseIndexParams(on_disk=True)))
+    assert to_qdrant(light.ScalarQuantization(scalar=light.ScalarQuantizationConfig(
+        type=light.ScalarType.INT8, always_ram=True))) == models.ScalarQuantization(
+        scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, always_ram=True))
+    # Unset stays unset: the REST client leaves such fields out of the request body.
+    assert to_qdrant(light.Filter(must=[])).model_fields_set == {"must"}
 
 
 def test_the_payload_layout_is_langchain_qdrants() -> None:
