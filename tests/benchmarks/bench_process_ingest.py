@@ -95,11 +95,17 @@ class _Embedder(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+class _Server(ThreadingHTTPServer):
+    # A real Ollama queues up to 512 requests (OLLAMA_MAX_QUEUE); the default listen
+    # backlog of 5 would reset a client that sends every batch at once.
+    request_queue_size = 128
+
+
 @contextmanager
 def embedder(latency_s: float) -> Iterator[tuple[str, ThreadingHTTPServer]]:
     """An Ollama-API embedder on 127.0.0.1 taking `latency_s` per `/api/embed` request."""
     handler = type("Handler", (_Embedder,), {"latency_s": latency_s})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     server.requests = 0  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
