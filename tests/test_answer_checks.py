@@ -188,3 +188,59 @@ def test_a_passed_in_model_gets_no_ollama_format_argument() -> None:
         "self_check"
     assert len(_KwargsSeen.seen) == 2
     assert all("format" not in kwargs for kwargs in _KwargsSeen.seen)
+
+
+class _APISeen(FakeListChatModel):
+    """Records which API (sync or async) each call reaches the model through."""
+
+    seen: ClassVar[list[str]] = []  # one list per test: reset before use
+
+    def _call(self, messages: Any, stop: Any = None, run_manager: Any = None,
+              **kwargs: Any) -> str:
+        self.seen.append("sync")
+        return super()._call(messages, stop, run_manager, **kwargs)
+
+    async def _acall(self, messages: Any, stop: Any = None, run_manager: Any = None,
+                     **kwargs: Any) -> str:
+        self.seen.append("async")
+        return super()._call(messages, stop, None, **kwargs)
+
+    async def _agenerate(self, messages: Any, stop: Any = None, run_manager: Any = None,
+                         **kwargs: Any) -> Any:
+        from langchain_core.messages import AIMessage
+        from langchain_core.outputs import ChatGeneration, ChatResult
+        text = await self._acall(messages, stop, run_manager, **kwargs)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+@pytest.mark.parametrize("how", ["invoke", "stream", "ainvoke", "astream"])
+def test_the_self_check_goes_through_the_api_the_chain_was_called_with(how: str) -> None:
+    # ainvoke and astream must not block the event loop on a synchronous model call.
+    import asyncio
+
+    pages = docs("The siege of Sainte-Ange lasted forty days.")
+    cfg = RagConfig(qdrant={"location": ":memory:", "collection": f"c_{uuid.uuid4().hex[:8]}"},
+                    answer={"min_relevance": None, "self_check": True})
+    store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=8))
+    store.add_documents(pages)
+    _APISeen.seen = []
+    model = _APISeen(responses=[
+        "Forty days [1].", '{"answer_is_stated": false, "sources_disagree": false}'])
+    chain = build_rag_chain(cfg, llm=model, retriever=build_retriever(cfg, store))
+    question = "How long was the siege of Sainte-Ange?"
+
+    async def collect_astream() -> list[dict[str, Any]]:
+        return [chunk async for chunk in chain.astream(question)]
+
+    if how == "invoke":
+        result = chain.invoke(question)
+    elif how == "ainvoke":
+        result = asyncio.run(chain.ainvoke(question))
+    else:
+        chunks = list(chain.stream(question)) if how == "stream" else asyncio.run(
+            collect_astream())
+        result = {key: value for chunk in chunks for key, value in chunk.items()
+                  if key != "answer"}
+    assert result["checks"]["mode_by"] == "self_check" and result["mode"] == "abstained"
+    expected = "async" if how.startswith("a") else "sync"
+    assert _APISeen.seen[-1] == expected, _APISeen.seen

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ragloom._citations import AnswerFilter
 from ragloom._conflicts import ungrounded_numbers
 from ragloom._modes import Mode, ModeFilter, abstains_in_words, disputes_in_words
 
-_Checker = Callable[[dict[str, Any], str], "dict[str, bool] | None"]
+_Verdict = dict[str, bool] | None
+
+
+@dataclass(frozen=True)
+class _Checker:
+    """The self-check as two calls: `check` (invoke, stream) and `acheck` (the async API)."""
+
+    check: Callable[[dict[str, Any], str], _Verdict]
+    acheck: Callable[[dict[str, Any], str], Awaitable[_Verdict]]
 
 
 class _Reader:
@@ -43,42 +52,66 @@ class _Reader:
         piece = self._timed_modes(None)
         return (self.cites.feed(piece) if piece else "") + self.cites.flush()
 
-    def decide(self, state: dict[str, Any]) -> tuple[Mode, str]:
-        started = time.perf_counter()
+    def _ruled(self, state: dict[str, Any]) -> tuple[Mode, str] | None:
+        """The decision every rule before the self-check makes, or None (no I/O)."""
         checks = state["checks"]
         if not state["sources"]:
-            decision: tuple[Mode, str] = ("abstained", "relevance_bar")
-        elif checks.get("answer"):
-            decision = ("abstained", "answer_check")
-        elif checks.get("refused"):
-            decision = ("abstained", "routing")
-        elif checks.get("conflicts"):
-            decision = ("disputed", "conflict_check")
-        elif self.modes.marker is not None:
-            decision = (self.modes.marker, "marker")
-        elif disputes_in_words(self.modes.raw):
-            decision = ("disputed", "words")
-        elif abstains_in_words(self.modes.raw, len(self.cites.cited)):
-            decision = ("abstained", "words")
-        elif self.number_check and (invented := ungrounded_numbers(
+            return ("abstained", "relevance_bar")
+        if checks.get("answer"):
+            return ("abstained", "answer_check")
+        if checks.get("refused"):
+            return ("abstained", "routing")
+        if checks.get("conflicts"):
+            return ("disputed", "conflict_check")
+        if self.modes.marker is not None:
+            return (self.modes.marker, "marker")
+        if disputes_in_words(self.modes.raw):
+            return ("disputed", "words")
+        if abstains_in_words(self.modes.raw, len(self.cites.cited)):
+            return ("abstained", "words")
+        if self.number_check and (invented := ungrounded_numbers(
                 self.modes.raw, state["sources"])):
             checks["ungrounded_numbers"] = invented
-            decision = ("abstained", "number_check")
-        elif self.checker is not None and (verdict := self._self_check(state)) is not None:
-            decision = verdict
-        else:
-            decision = ("answered", "model")
+            return ("abstained", "number_check")
+        return None
+
+    def wants_check(self, state: dict[str, Any]) -> bool:
+        """Whether the self-check would decide: it is on and no earlier rule has."""
+        started = time.perf_counter()
+        ruled = self._ruled(state)
         self.decision_s += time.perf_counter() - started
+        return self.checker is not None and ruled is None
+
+    def check(self, state: dict[str, Any]) -> _Verdict:
+        """The self-check's verdict, asked through the sync API (None when not wanted)."""
+        if self.checker is None or not self.wants_check(state):
+            return None
+        started = time.perf_counter()
+        verdict = self.checker.check(state, self.modes.raw)
+        self.decision_s += time.perf_counter() - started
+        return verdict
+
+    async def acheck(self, state: dict[str, Any]) -> _Verdict:
+        """`check` through the model's async API."""
+        if self.checker is None or not self.wants_check(state):
+            return None
+        started = time.perf_counter()
+        verdict = await self.checker.acheck(state, self.modes.raw)
+        self.decision_s += time.perf_counter() - started
+        return verdict
+
+    def decide(self, state: dict[str, Any], verdict: _Verdict = None) -> tuple[Mode, str]:
+        """The answer's mode and the rule that chose it; `verdict` from `check`/`acheck`."""
+        started = time.perf_counter()
+        ruled = self._ruled(state)
+        decision: tuple[Mode, str] = ruled or ("answered", "model")
+        if ruled is None and self.checker is not None:
+            state["checks"]["self_check"] = verdict
+            if verdict is not None:
+                decision = (("answered" if verdict["answer_is_stated"] else "abstained"),
+                            "self_check")
+        self.decision_s += time.perf_counter() - started
+        checks = state["checks"]
         checks["mode_by"] = decision[1]
         checks["decision_s"] = round(checks.get("decision_s", 0.0) + self.decision_s, 6)
         return decision
-
-    def _self_check(self, state: dict[str, Any]) -> tuple[Mode, str] | None:
-        assert self.checker is not None
-        verdict = self.checker(state, self.modes.raw)
-        state["checks"]["self_check"] = verdict
-        if verdict is None:
-            return None
-        if not verdict["answer_is_stated"]:
-            return ("abstained", "self_check")
-        return ("answered", "self_check")

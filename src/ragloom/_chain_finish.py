@@ -7,7 +7,7 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from ragloom._answer_reader import _Checker, _Reader
+from ragloom._answer_reader import _Checker, _Reader, _Verdict
 from ragloom._attribution import attribute
 from ragloom._chain_context import _restored
 from ragloom._citations import AnswerFilter, sources_footer
@@ -16,6 +16,9 @@ from ragloom._modes import ModeFilter
 from ragloom.config import AnswerSettings
 from ragloom.guards import Guard
 from ragloom.redaction import Vault
+
+# What the end of a stream hands on: the state, the head, the reader and the last piece.
+_Ended = tuple[dict[str, Any], dict[str, Any], _Reader, str] | None
 
 
 class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
@@ -57,7 +60,7 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         return reader
 
     def _tail(self, state: dict[str, Any], head: dict[str, Any],
-              reader: _Reader) -> dict[str, Any]:
+              reader: _Reader, verdict: _Verdict) -> dict[str, Any]:
         answer = reader.cites
         checks = state["checks"]
         checks["removed_citations"] = answer.removed
@@ -67,7 +70,7 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         final = {**state, "answer": answer.text}
         for guard in self.guards:
             final = guard.after_model(final)
-        mode, _ = reader.decide(state)
+        mode, _ = reader.decide(state, verdict)
         grounded = bool(state["sources"]) and not checks.get("answer") and mode != "abstained"
         citations = answer.citations(head["sources"]) if mode != "abstained" else []
         if self.settings.attribute_citations and mode != "abstained":
@@ -81,7 +84,7 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         return {"citations": citations, "grounded": grounded, "mode": mode,
                 "checks": checks, "footer": footer}
 
-    def _run(self, state: dict[str, Any]) -> dict[str, Any]:
+    def _read(self, state: dict[str, Any]) -> tuple[dict[str, Any], _Reader]:
         head = self._head(state)
         reader = self._filter(state)
         reader.start()
@@ -89,7 +92,11 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         state["checks"]["cut"] = cut
         reader.feed(text)
         reader.flush()
-        tail = self._tail(state, head, reader)
+        return head, reader
+
+    def _output(self, state: dict[str, Any], head: dict[str, Any], reader: _Reader,
+                verdict: _Verdict) -> dict[str, Any]:
+        tail = self._tail(state, head, reader, verdict)
         text = ("" if tail["checks"].get("answer")
                 else self.settings.abstain_text
                 if tail["checks"]["mode_by"] in ("number_check", "self_check")
@@ -98,16 +105,27 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         tail.pop("footer", None)
         return {**head, "answer": text, **tail}
 
+    def _run(self, state: dict[str, Any]) -> dict[str, Any]:
+        head, reader = self._read(state)
+        return self._output(state, head, reader, reader.check(state))
+
+    async def _arun(self, state: dict[str, Any]) -> dict[str, Any]:
+        head, reader = self._read(state)
+        return self._output(state, head, reader, await reader.acheck(state))
+
     def invoke(self, input: dict[str, Any], config: RunnableConfig | None = None,
                **kwargs: Any) -> dict[str, Any]:
         return self._call_with_config(self._run, input, config)
 
     async def ainvoke(self, input: dict[str, Any], config: RunnableConfig | None = None,
                       **kwargs: Any) -> dict[str, Any]:
-        return self.invoke(input, config)
+        return await self._acall_with_config(self._arun, input, config)
 
-    def _steps(self) -> Generator[list[dict[str, Any]], dict[str, Any] | None, None]:
-        """Takes chunks by `send` (None at the end) and answers with what to yield."""
+    def _steps(self) -> Generator[list[dict[str, Any]], dict[str, Any] | None, _Ended]:
+        """Takes chunks by `send` (None at the end) and answers with what to yield.
+
+        Returns what the last chunk needs once the self-check (sync or async) is asked.
+        """
         state: dict[str, Any] = {}
         head: dict[str, Any] | None = None
         answer: _Reader | None = None
@@ -127,19 +145,31 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
                 if piece := answer.feed(text):
                     out.append({"answer": piece})
         if head is None or answer is None:
-            yield []
-            return
-        piece = answer.flush()
-        tail = self._tail(state, head, answer)
+            return None
+        return state, head, answer, answer.flush()
+
+    def _last(self, ended: _Ended, verdict: _Verdict) -> list[dict[str, Any]]:
+        assert ended is not None
+        state, head, answer, piece = ended
+        tail = self._tail(state, head, answer, verdict)
         piece += tail.pop("footer")
-        yield ([{"answer": piece}] if piece else []) + [tail]
+        return ([{"answer": piece}] if piece else []) + [tail]
+
+    @staticmethod
+    def _ended(steps: Generator[Any, Any, _Ended]) -> _Ended:
+        try:
+            steps.send(None)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        raise AssertionError("_steps must end after None")
 
     def _stream(self, chunks: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         steps = self._steps()
         next(steps)
         for chunk in chunks:
             yield from steps.send(chunk)
-        yield from steps.send(None)
+        if (ended := self._ended(steps)) is not None:
+            yield from self._last(ended, ended[2].check(ended[0]))
 
     async def _astream(
         self, chunks: AsyncIterator[dict[str, Any]]
@@ -149,8 +179,9 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         async for chunk in chunks:
             for out in steps.send(chunk):
                 yield out
-        for out in steps.send(None):
-            yield out
+        if (ended := self._ended(steps)) is not None:
+            for out in self._last(ended, await ended[2].acheck(ended[0])):
+                yield out
 
     def transform(self, input: Iterator[dict[str, Any]], config: RunnableConfig | None = None,
                   **kwargs: Any) -> Iterator[dict[str, Any]]:

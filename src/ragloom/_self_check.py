@@ -10,8 +10,9 @@ and the reply is read leniently. A reply that cannot be read decides nothing.
 The call costs a second prefill of the sources: on a 2-core CPU about as long as the
 answer's own prefill (measured with qwen2.5-coder:1.5b: a median 10 s, 40 % of the time
 per answer, and it approved 57 of 59 answers, wrong ones too: see docs/answer-quality.md).
-Its time is counted in `checks["decision_s"]`. It is made synchronously, in `ainvoke` and
-`astream` too; with `routing`, by the first model allowed to read the sources.
+Its time is counted in `checks["decision_s"]`. `ainvoke` and `astream` await the model's
+async API (`acheck_answer`); with `routing`, the first model allowed to read the sources
+is asked.
 
 Example:
     >>> from langchain_core.language_models import FakeListChatModel
@@ -30,7 +31,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-__all__ = ["SCHEMA", "check_answer"]
+__all__ = ["SCHEMA", "acheck_answer", "check_answer"]
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -61,6 +62,18 @@ def _read(text: str) -> dict[str, bool] | None:
     return found if len(found) == len(SCHEMA["required"]) else None
 
 
+def _request(question: str, context: str, answer: str, structured: bool
+             ) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    messages = [("system", _SYSTEM),
+                ("human", _ASK.format(context=context, question=question, answer=answer))]
+    return messages, ({"format": SCHEMA} if structured else {})
+
+
+def _verdict(reply: Any) -> dict[str, bool] | None:
+    text = reply.content if hasattr(reply, "content") else str(reply)
+    return _read(text if isinstance(text, str) else str(text))
+
+
 def check_answer(model: Any, question: str, context: str, answer: str,
                  config: RunnableConfig | None, *, structured: bool = False
                  ) -> dict[str, bool] | None:
@@ -68,9 +81,23 @@ def check_answer(model: Any, question: str, context: str, answer: str,
 
     `structured`: send the schema as Ollama's `format`.
     """
-    messages = [("system", _SYSTEM),
-                ("human", _ASK.format(context=context, question=question, answer=answer))]
-    kwargs: dict[str, Any] = {"format": SCHEMA} if structured else {}
-    reply = model.invoke(messages, config, **kwargs)
-    text = reply.content if hasattr(reply, "content") else str(reply)
-    return _read(text if isinstance(text, str) else str(text))
+    messages, kwargs = _request(question, context, answer, structured)
+    return _verdict(model.invoke(messages, config, **kwargs))
+
+
+async def acheck_answer(model: Any, question: str, context: str, answer: str,
+                        config: RunnableConfig | None, *, structured: bool = False
+                        ) -> dict[str, bool] | None:
+    """`check_answer` through the model's async API, for `ainvoke` and `astream`.
+
+    Example:
+        >>> import asyncio
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> model = FakeListChatModel(responses=['{"answer_is_stated": true,'
+        ...                                      ' "sources_disagree": false}'])
+        >>> asyncio.run(acheck_answer(model, "Port?", "[1] a.md: Port 80.", "80.", None))
+        {'answer_is_stated': True, 'sources_disagree': False}
+
+    """
+    messages, kwargs = _request(question, context, answer, structured)
+    return _verdict(await model.ainvoke(messages, config, **kwargs))

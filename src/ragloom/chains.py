@@ -43,6 +43,7 @@ from langchain_core.runnables import (
 )
 
 from ragloom._access import User
+from ragloom._answer_reader import _Checker
 from ragloom._chain_context import (
     _enforces_identity,
     _guarded_input,
@@ -54,7 +55,7 @@ from ragloom._chain_finish import _Finish
 from ragloom._chain_input import _prepare, _question_limit
 from ragloom._identity import resolve_user, user_config
 from ragloom._rag_types import RagInput, RagOutput
-from ragloom._self_check import check_answer
+from ragloom._self_check import acheck_answer, check_answer
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import ConfigError
 from ragloom.guards import Guard, build_guards
@@ -195,23 +196,32 @@ def build_rag_chain(
         routed = answer_prompt | router.runnable(route, state["checks"])
         return routed.with_config(configurable={VAULT_KEY: state["vault"]})
 
-    def self_check(state: dict[str, Any], answer: str) -> dict[str, bool] | None:
-        # The model's own text (placeholders intact), through the same redacting model;
-        # with routing, the first model allowed to read these sources (JSON asked in words).
+    def check_call(state: dict[str, Any], answer: str) -> tuple[Any, ...] | None:
+        # The self-check's model and arguments: the chain's own model, through the same
+        # redacting wrapper (Ollama's `format` only for a model ragloom built); with
+        # routing, the first model allowed to read these sources (JSON asked in words).
         config: RunnableConfig = {"configurable": {VAULT_KEY: state["vault"]}}
-        if router is None:
-            return check_answer(llm, state["question"], state["context"], answer, config,
-                                structured=ollama_built)
-        route = state["route"]
-        if route.refused:
-            return None
-        return check_answer(router.models[route.models[0]], state["question"],
-                            state["context"], answer, config)
+        model: Any = llm
+        structured = ollama_built
+        if router is not None:
+            if state["route"].refused:
+                return None
+            model, structured = router.models[state["route"].models[0]], False
+        return model, state["question"], state["context"], answer, config, structured
+
+    def self_check(state: dict[str, Any], answer: str) -> dict[str, bool] | None:
+        call = check_call(state, answer)
+        return None if call is None else check_answer(*call[:5], structured=call[5])
+
+    async def aself_check(state: dict[str, Any], answer: str) -> dict[str, bool] | None:
+        call = check_call(state, answer)
+        return None if call is None else await acheck_answer(*call[:5], structured=call[5])
 
     chain = (
         RunnableLambda(retrieve, afunc=aretrieve, name="retrieve")
         | RunnablePassthrough.assign(answer=RunnableLambda(answer_or_abstain, name="answer"))
         | _Finish(guards=guards, settings=cfg.answer,
-                  checker=self_check if cfg.answer.self_check else None)
+                  checker=(_Checker(self_check, aself_check) if cfg.answer.self_check
+                           else None))
     )
     return chain.with_config(run_name="rag_chain")
