@@ -28,8 +28,8 @@ configurations alternating within each of `--runs` (3) rounds, each into a fresh
 
 Prints every median, the ratios ragloom(max_concurrency 4) / LlamaIndex best and
 ragloom(default) / LlamaIndex best, the re-ingest seconds, and the issue's targets
-(<= 0.5x, <= 1.0x, <= 1.5 s). On a 2-core machine shared with other work, expect noise of
-±10 %: compare medians from one invocation only.
+(<= 0.5x, <= 1.0x, <= 1.5 s). On a 2-core machine shared with other work, single runs
+vary by ±25 %: compare medians from one invocation only (`--runs 5` for steadier ones).
 
 LlamaIndex is not a ragloom dependency: install it into its own venv, e.g.
     python3 -m venv /tmp/venv-li && . /tmp/venv-li/bin/activate
