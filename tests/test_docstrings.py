@@ -14,7 +14,8 @@ import pytest
 MODULES = ["ragloom.chains", "ragloom._rag_types", "ragloom.ingestion", "ragloom._modes",
            "ragloom.routing", "ragloom._qdrant_store",
            "ragloom._ingest_run", "ragloom._ingest_sources", "ragloom._ingest_files",
-           "ragloom._ingest_plan", "ragloom._ingest_embed", "ragloom._ingest_report"]
+           "ragloom._ingest_plan", "ragloom._ingest_embed", "ragloom._ingest_report",
+           "ragloom._points", "ragloom._target"]
 
 
 @pytest.mark.parametrize("name", MODULES)

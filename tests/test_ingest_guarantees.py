@@ -363,8 +363,8 @@ def test_the_issue_reproduction_through_the_cli(
     from ragloom import ingestion
     from ragloom.cli import app
 
-    real = ingestion.build_vector_store
-    monkeypatch.setattr(ingestion, "build_vector_store",
+    real = ingestion.open_target  # what ingest() writes to without a store
+    monkeypatch.setattr(ingestion, "open_target",
                         lambda cfg: real(cfg, embeddings=DeterministicFakeEmbedding(size=16)))
     monkeypatch.setenv("RAGLOOM_QDRANT__LOCATION", str(tmp_path / "store"))
     for folder, name, text in (("docs", "a.txt", "a"), ("notes", "b.txt", "b")):

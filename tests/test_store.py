@@ -305,7 +305,7 @@ def test_server_client_from_url() -> None:
         "timeout_s": 2.5,
         "location": "ignored",
     }
-    with mock.patch("ragloom._clients.QdrantClient") as factory:
+    with mock.patch("qdrant_client.QdrantClient") as factory:  # imported when a server is used
         factory.return_value._client.closed = False
         client = get_client(RagConfig(qdrant=server))
         assert get_client(RagConfig(qdrant=server)) is client

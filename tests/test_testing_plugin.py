@@ -194,7 +194,13 @@ def fake_embeddings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ragloom.store, "build_vector_store", build)
     import ragloom.ingestion
 
-    monkeypatch.setattr(ragloom.ingestion, "build_vector_store", build)
+    opened = ragloom.ingestion.open_target  # what ingest() writes to without a store
+
+    def open_target(cfg: Any = None, **kwargs: Any) -> Any:
+        kwargs.setdefault("embeddings", DeterministicFakeEmbedding(size=8))
+        return opened(cfg, **kwargs)
+
+    monkeypatch.setattr(ragloom.ingestion, "open_target", open_target)
 
 
 class TestCollectionIsDroppedAfterTheTest:

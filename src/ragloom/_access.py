@@ -9,7 +9,9 @@ as a Qdrant filter, which the retrievers AND with every other filter (a filter c
 only narrow it). Classification does not restrict retrieval: it decides where the
 context may be sent (see `ragloom.routing`).
 
-Private module (after `config`, before `store`): imports only `errors` and pydantic.
+Private module (after `config`, before `store`): imports only `errors`, `_glob`, the
+light Qdrant types of `_points` and pydantic (`access_filter`, for retrieval, builds
+`qdrant_client.models`).
 
 Example:
     >>> user = User.parse({"tenant": "acme", "groups": ["hr"]})
@@ -28,6 +30,18 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ragloom._glob import glob_regex
+from ragloom._points import (
+    Condition,
+    FieldCondition,
+    Filter,
+    IsEmptyCondition,
+    KeywordIndexParams,
+    KeywordIndexType,
+    MatchExcept,
+    MatchValue,
+    PayloadField,
+    PayloadSchemaType,
+)
 from ragloom.errors import ConfigError, InvalidInput
 
 if TYPE_CHECKING:
@@ -258,22 +272,21 @@ def access_indexes(metadata_key: str = "metadata") -> list[tuple[str, Any]]:
     """Payload indexes for the access keys: keyword, the tenant key marked as the tenant.
 
     On a Qdrant server `is_tenant` stores each tenant's points together; Qdrant Edge
-    takes the same flag; qdrant-client's local mode has no indexes.
+    takes the same flag; qdrant-client's local mode has no indexes. Light types
+    (`ragloom._points`), like the two filters below: the ingest writes with them.
 
     Example:
         >>> [key for key, _ in access_indexes()]
         ['metadata.tenant', 'metadata.groups', 'metadata.classification']
 
     """
-    from qdrant_client import models
-
-    return [(f"{metadata_key}.tenant", models.KeywordIndexParams(
-                type=models.KeywordIndexType.KEYWORD, is_tenant=True)),
-            (f"{metadata_key}.groups", models.PayloadSchemaType.KEYWORD),
-            (f"{metadata_key}.classification", models.PayloadSchemaType.KEYWORD)]
+    return [(f"{metadata_key}.tenant", KeywordIndexParams(
+                type=KeywordIndexType.KEYWORD, is_tenant=True)),
+            (f"{metadata_key}.groups", PayloadSchemaType.KEYWORD),
+            (f"{metadata_key}.classification", PayloadSchemaType.KEYWORD)]
 
 
-def same_access(want: Access, metadata_key: str = "metadata") -> models.Filter:
+def same_access(want: Access, metadata_key: str = "metadata") -> Filter:
     """A filter matching points whose stored access equals `want` exactly.
 
     Example:
@@ -281,33 +294,29 @@ def same_access(want: Access, metadata_key: str = "metadata") -> models.Filter:
         3
 
     """
-    from qdrant_client import models
-
     def key(name: str) -> str:
         return f"{metadata_key}.{name}"
 
-    must: list[models.Condition] = []
-    must_not: list[models.Condition] = []
+    must: list[Condition] = []
+    must_not: list[Condition] = []
     for name, value in (("tenant", want.tenant), ("classification", want.classification)):
-        must.append(models.FieldCondition(key=key(name), match=models.MatchValue(value=value))
+        must.append(FieldCondition(key=key(name), match=MatchValue(value=value))
                     if value is not None else
-                    models.IsEmptyCondition(is_empty=models.PayloadField(key=key(name))))
+                    IsEmptyCondition(is_empty=PayloadField(key=key(name))))
     if want.groups:
         # Every wanted group stored, and no stored group outside them.
-        must.append(models.Filter(must=[models.FieldCondition(
-            key=key("groups"), match=models.MatchValue(value=g)) for g in want.groups]))
-        must_not.append(models.FieldCondition(
-            key=key("groups"), match=models.MatchExcept(**{"except": list(want.groups)})))
+        must.append(Filter(must=[FieldCondition(
+            key=key("groups"), match=MatchValue(value=g)) for g in want.groups]))
+        must_not.append(FieldCondition(
+            key=key("groups"), match=MatchExcept(except_=list(want.groups))))
     else:
-        must.append(models.IsEmptyCondition(is_empty=models.PayloadField(key=key("groups"))))
-    return models.Filter(must=must, must_not=must_not or None)
+        must.append(IsEmptyCondition(is_empty=PayloadField(key=key("groups"))))
+    return Filter(must=must, must_not=must_not or None)
 
 
-def any_access(metadata_key: str = "metadata") -> models.Filter:
+def any_access(metadata_key: str = "metadata") -> Filter:
     """A filter matching points that carry any access key."""
-    from qdrant_client import models
-
-    return models.Filter(should=[
-        models.Filter(must_not=[models.IsEmptyCondition(
-            is_empty=models.PayloadField(key=f"{metadata_key}.{name}"))])
+    return Filter(should=[
+        Filter(must_not=[IsEmptyCondition(
+            is_empty=PayloadField(key=f"{metadata_key}.{name}"))])
         for name in ACCESS_KEYS])

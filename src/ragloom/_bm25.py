@@ -8,6 +8,12 @@ stop words removed, Snowball stemming (``snowballstemmer``), and a term id that 
 stable hash of the stem, so ids never depend on the process, the corpus or the
 order documents arrive in.
 
+It has langchain-qdrant's `SparseEmbeddings` interface without importing
+langchain-qdrant (an ingest into the Edge engine never loads it): it is registered as
+a virtual subclass of `SparseEmbeddings` once langchain-qdrant is imported, so
+`isinstance(bm25, SparseEmbeddings)` holds wherever the `VectorStore` face runs. Its
+vectors are `ragloom._points.SparseVector`s (`indices`, `values`, like langchain-qdrant's).
+
 Example:
     >>> from ragloom._bm25 import BM25SparseEmbeddings
     >>> bm25 = BM25SparseEmbeddings()
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 import threading
 import unicodedata
 from collections import Counter
@@ -30,9 +37,10 @@ from itertools import repeat
 from typing import Any
 
 import snowballstemmer  # type: ignore[import-untyped, unused-ignore]
-from langchain_qdrant import SparseEmbeddings, SparseVector
 
-__all__ = ["ENGLISH_STOP_WORDS", "BM25SparseEmbeddings"]
+from ragloom._points import SparseVector
+
+__all__ = ["ENGLISH_STOP_WORDS", "BM25SparseEmbeddings", "register_sparse_embeddings"]
 
 # Snowball's English stop list (snowballstem.org/algorithms/english/stop.txt): the
 # list made for this stemmer, negations and contractions included.
@@ -62,7 +70,7 @@ _UNSEEN = -1  # term ids are unsigned
 _CACHE_WORDS = 200_000  # bounded: a corpus's vocabulary, not its text
 
 
-class BM25SparseEmbeddings(SparseEmbeddings):
+class BM25SparseEmbeddings:
     """BM25 term weights for Qdrant sparse vectors with the IDF modifier.
 
     Documents carry BM25's saturated term frequency
@@ -201,7 +209,7 @@ class BM25SparseEmbeddings(SparseEmbeddings):
             indices = sorted(counts)
             values = [tf * saturation / (tf + norm) for tf in map(counts.__getitem__, indices)]
             # Built without validation: sorted unique ints and floats by construction.
-            vectors.append(SparseVector.model_construct(indices=indices, values=values))
+            vectors.append(SparseVector(indices=indices, values=values))
         return vectors
 
     def embed_query(self, text: str) -> SparseVector:
@@ -214,3 +222,33 @@ class BM25SparseEmbeddings(SparseEmbeddings):
         """
         indices = sorted(set(self._term_ids(text)))
         return SparseVector(indices=indices, values=[1.0] * len(indices))
+
+    async def aembed_documents(self, texts: list[str]) -> list[SparseVector]:
+        """`embed_documents` in an executor thread (langchain-qdrant's default)."""
+        from langchain_core.runnables.config import run_in_executor
+
+        return await run_in_executor(None, self.embed_documents, texts)
+
+    async def aembed_query(self, text: str) -> SparseVector:
+        """`embed_query` in an executor thread (langchain-qdrant's default)."""
+        from langchain_core.runnables.config import run_in_executor
+
+        return await run_in_executor(None, self.embed_query, text)
+
+
+def register_sparse_embeddings() -> None:
+    """Make `BM25SparseEmbeddings` a virtual `langchain_qdrant.SparseEmbeddings` (if imported).
+
+    Called here and by the `VectorStore` face (`ragloom._qdrant_store`), which imports
+    langchain-qdrant.
+
+    Example:
+        >>> register_sparse_embeddings()
+
+    """
+    module = sys.modules.get("langchain_qdrant.sparse_embeddings")
+    if module is not None:
+        module.SparseEmbeddings.register(BM25SparseEmbeddings)
+
+
+register_sparse_embeddings()

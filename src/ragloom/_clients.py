@@ -1,6 +1,8 @@
 """Qdrant clients: engine resolution and one cached client per engine and location.
 
 Private module of the storage layer; import its public names from `ragloom.store`.
+`qdrant_client` is imported only when a local-mode or server client is opened: the
+edge engine (the default) never needs it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import math
 import os
 import threading
 from pathlib import Path
-from typing import Any, Literal, cast
-
-from qdrant_client import AsyncQdrantClient, QdrantClient
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from ragloom.config import QdrantSettings, RagConfig, load_config
 from ragloom.errors import ConfigError, ProviderUnavailable, RagloomError, StoreLocked
+
+if TYPE_CHECKING:
+    from qdrant_client import AsyncQdrantClient, QdrantClient
 
 __all__ = ["Engine", "close_clients", "get_async_client", "get_client", "mask_url",
            "resolve_engine"]
@@ -169,11 +172,15 @@ def _client(settings: QdrantSettings, *, converting: bool = False) -> QdrantClie
         if client is not None and not _closed(client):
             return client
         if engine == "server":
+            from qdrant_client import QdrantClient
+
             timeout = math.ceil(settings.timeout_s) if settings.timeout_s else None
             client = QdrantClient(
                 url=settings.url, api_key=secret, prefer_grpc=settings.prefer_grpc, timeout=timeout
             )
         elif where == ":memory:":
+            from qdrant_client import QdrantClient
+
             client = QdrantClient(location=":memory:")
         else:
             client = _open_folder(engine, where)
@@ -214,6 +221,8 @@ def get_async_client(
     with _clients_lock:
         client = _async_clients.get(key)
         if client is None:
+            from qdrant_client import AsyncQdrantClient
+
             timeout = math.ceil(settings.timeout_s) if settings.timeout_s else None
             client = AsyncQdrantClient(url=settings.url, api_key=secret,
                                        prefer_grpc=settings.prefer_grpc, timeout=timeout)
@@ -233,7 +242,7 @@ def _open_folder(engine: str, folder: str) -> QdrantClient:
         if engine == "edge":
             from ragloom._edge import EdgeClient  # the Edge bindings load only when used
 
-            return cast(QdrantClient, EdgeClient(folder))
+            return cast("QdrantClient", EdgeClient(folder))
         return _open_embedded(folder)
     except PermissionError as exc:
         raise ConfigError(
@@ -249,6 +258,8 @@ def _open_folder(engine: str, folder: str) -> QdrantClient:
 
 
 def _open_embedded(folder: str) -> QdrantClient:
+    from qdrant_client import QdrantClient
+
     try:
         # Async store methods run the sync ones in executor threads; the embedded
         # SQLite storage must accept that.

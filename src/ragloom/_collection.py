@@ -1,6 +1,9 @@
 """Collections: created from config, checked against it, and what does not fit.
 
-Private module of the storage layer; `build_vector_store` in `ragloom.store` uses it.
+Private module of the storage layer; `open_target` (`ragloom._target`), under
+`build_vector_store` and `ingest`, uses it. It builds ragloom's light Qdrant types
+(`ragloom._points`), so creating an Edge collection imports neither `qdrant_client`
+nor `langchain_qdrant`; a `QdrantClient` gets them converted (`speaking`).
 """
 
 from __future__ import annotations
@@ -9,8 +12,6 @@ import contextlib
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
-from langchain_qdrant import RetrievalMode
-from qdrant_client import QdrantClient, models
 
 from ragloom._access import access_indexes
 from ragloom._clients import _talking_to, _where
@@ -22,7 +23,22 @@ from ragloom._embeddings_record import (
     _record,
 )
 from ragloom._ledger import INGEST_KEY
-from ragloom._qdrant_store import RagloomVectorStore
+from ragloom._points import (
+    METADATA_KEY,
+    SPARSE_VECTOR_NAME,
+    VECTOR_NAME,
+    Distance,
+    Modifier,
+    PayloadSchemaType,
+    RetrievalMode,
+    ScalarQuantization,
+    ScalarQuantizationConfig,
+    ScalarType,
+    SparseIndexParams,
+    SparseVectorParams,
+    VectorParams,
+    speaking,
+)
 from ragloom.config import RagConfig
 from ragloom.errors import CollectionMismatch, CollectionNotFound
 
@@ -30,9 +46,9 @@ __all__ = ["retrieval_mode"]
 
 _PROBE_TEXT = "ragloom vector size probe"
 _DISTANCES = {
-    "cosine": models.Distance.COSINE,
-    "dot": models.Distance.DOT,
-    "euclid": models.Distance.EUCLID,
+    "cosine": Distance.COSINE,
+    "dot": Distance.DOT,
+    "euclid": Distance.EUCLID,
 }
 
 
@@ -60,7 +76,7 @@ def retrieval_mode(cfg: RagConfig) -> str:
     return settings.mode
 
 
-def _check_exists(client: QdrantClient, cfg: RagConfig, mode: RetrievalMode,
+def _check_exists(client: Any, cfg: RagConfig, mode: RetrievalMode,
                   embeddings: Embeddings | None, identity: str | None) -> None:
     q = cfg.qdrant
     with _talking_to(q):
@@ -79,31 +95,32 @@ def _probe_size(embeddings: Embeddings) -> int:
 
 
 def _create(
-    client: QdrantClient,
+    client: Any,
     cfg: RagConfig,
     mode: RetrievalMode,
     embeddings: Embeddings | None,
     identity: str | None,
 ) -> None:
     q = cfg.qdrant
-    vectors: dict[str, models.VectorParams] = {}
-    sparse: dict[str, models.SparseVectorParams] = {}
+    client = speaking(client)
+    vectors: dict[str, VectorParams] = {}
+    sparse: dict[str, SparseVectorParams] = {}
     metadata: dict[str, Any] = {}
     if mode is not RetrievalMode.SPARSE:
         assert embeddings is not None  # build_vector_store built them for dense/hybrid
         size = _probe_size(embeddings)
-        vectors[RagloomVectorStore.VECTOR_NAME] = models.VectorParams(
+        vectors[VECTOR_NAME] = VectorParams(
             size=size, distance=_DISTANCES[q.distance], on_disk=q.on_disk or None
         )
         metadata[RECORD_KEY] = _record(identity, size)
     if mode is not RetrievalMode.DENSE:
-        sparse[RagloomVectorStore.SPARSE_VECTOR_NAME] = models.SparseVectorParams(
-            modifier=models.Modifier.IDF,
-            index=models.SparseIndexParams(on_disk=True) if q.on_disk else None,
+        sparse[SPARSE_VECTOR_NAME] = SparseVectorParams(
+            modifier=Modifier.IDF,
+            index=SparseIndexParams(on_disk=True) if q.on_disk else None,
         )
     quantization = (
-        models.ScalarQuantization(
-            scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, always_ram=True)
+        ScalarQuantization(
+            scalar=ScalarQuantizationConfig(type=ScalarType.INT8, always_ram=True)
         )
         if q.quantization == "scalar"
         else None
@@ -120,16 +137,16 @@ def _create(
     _index_payload(client, q.collection)
 
 
-def _index_payload(client: QdrantClient, name: str) -> None:
+def _index_payload(client: Any, name: str) -> None:
     """Keyword indexes on what filters, the ingest ledger and access use (not in local mode)."""
     from ragloom._ledger import _is_local_mode
 
     if _is_local_mode(client):
         return
-    for key in (f"{RagloomVectorStore.METADATA_KEY}.source",
-                f"{RagloomVectorStore.METADATA_KEY}.file_hash", INGEST_KEY):
-        client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD)
-    for key, schema in access_indexes(RagloomVectorStore.METADATA_KEY):
+    client = speaking(client)
+    for key in (f"{METADATA_KEY}.source", f"{METADATA_KEY}.file_hash", INGEST_KEY):
+        client.create_payload_index(name, key, PayloadSchemaType.KEYWORD)
+    for key, schema in access_indexes(METADATA_KEY):
         client.create_payload_index(name, key, schema)
 
 
@@ -142,7 +159,7 @@ def _mismatch(name: str, problem: str) -> CollectionMismatch:
 
 
 def _problems(
-    client: QdrantClient,
+    client: Any,
     cfg: RagConfig,
     mode: RetrievalMode,
     identity: str | None,
@@ -155,18 +172,18 @@ def _problems(
     record = (config.metadata or {}).get(RECORD_KEY)
     record = record if isinstance(record, dict) else {}
     if mode is not RetrievalMode.DENSE:
-        sparse_name = RagloomVectorStore.SPARSE_VECTOR_NAME
+        sparse_name = SPARSE_VECTOR_NAME
         if sparse_name not in (config.params.sparse_vectors or {}):
             problems.append(f"has no sparse vector {sparse_name!r}, which"
                             f" retrieval.mode={mode.value!r} needs")
     if mode is RetrievalMode.SPARSE:
         return problems, record, None
     vectors = config.params.vectors
-    params = vectors.get(RagloomVectorStore.VECTOR_NAME) if isinstance(vectors, dict) else vectors
+    params = vectors.get(VECTOR_NAME) if isinstance(vectors, dict) else vectors
     if params is None:
         problems.append(f"has no unnamed dense vector, which retrieval.mode={mode.value!r} needs")
         return problems, record, None
-    if params.distance != _DISTANCES[cfg.qdrant.distance]:
+    if params.distance != _DISTANCES[cfg.qdrant.distance]:  # str enums: by value
         problems.append(f"uses {params.distance.value} distance but qdrant.distance is"
                         f" {cfg.qdrant.distance!r}")
     size = size_of(record)
@@ -188,7 +205,7 @@ def _problems(
 
 
 def _validate(
-    client: QdrantClient,
+    client: Any,
     cfg: RagConfig,
     mode: RetrievalMode,
     embeddings: Embeddings | None,

@@ -7,10 +7,17 @@ from __future__ import annotations
 
 import logging
 
-from qdrant_client import models
-
 from ragloom._clients import _client, _settings, _talking_to, _where, get_client
 from ragloom._collection import _index_payload
+from ragloom._points import (
+    PointStruct,
+    ScalarQuantization,
+    ScalarQuantizationConfig,
+    ScalarType,
+    SparseVectorParams,
+    VectorParams,
+    speaking,
+)
 from ragloom.config import QdrantSettings, RagConfig
 from ragloom.errors import CollectionMismatch, CollectionNotFound, InvalidInput
 
@@ -66,8 +73,9 @@ def copy_collection(
     if batch_size < 1:
         raise InvalidInput(f"copy_collection(batch_size={batch_size!r}): batch_size must be"
                            " at least 1 (points per request; the default is 512)")
-    reader, writer = get_client(src), _client(dst, converting=True)
-    if reader is writer and src.collection == dst.collection:
+    reader, raw_writer = get_client(src), _client(dst, converting=True)
+    writer = speaking(raw_writer)  # the points below are light; a QdrantClient converts
+    if reader is raw_writer and src.collection == dst.collection:
         raise CollectionMismatch("copy_collection needs a different target: the source and"
                                  " the target are the same collection")
     with _talking_to(src):
@@ -85,33 +93,33 @@ def copy_collection(
         params = info.config.params
         vectors = params.vectors if isinstance(params.vectors, dict) else (
             {"": params.vectors} if params.vectors is not None else {})
-        quantization = (models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
-            type=models.ScalarType.INT8, always_ram=True)) if dst.quantization == "scalar"
+        quantization = (ScalarQuantization(scalar=ScalarQuantizationConfig(
+            type=ScalarType.INT8, always_ram=True)) if dst.quantization == "scalar"
             else None)
         writer.create_collection(
             dst.collection,
-            vectors_config={n: models.VectorParams(size=v.size, distance=v.distance,
+            vectors_config={n: VectorParams(size=v.size, distance=v.distance,
                                                    on_disk=dst.on_disk or None)
                             for n, v in vectors.items()},
-            sparse_vectors_config={n: models.SparseVectorParams(modifier=v.modifier)
+            sparse_vectors_config={n: SparseVectorParams(modifier=v.modifier)
                                    for n, v in (params.sparse_vectors or {}).items()} or None,
             shard_number=dst.shard_number, replication_factor=dst.replication_factor,
             quantization_config=quantization, metadata=info.config.metadata or None)
-        _index_payload(writer, dst.collection)
+        _index_payload(raw_writer, dst.collection)
     copied, offset = 0, None
     while True:
         with _talking_to(src):
             records, offset = reader.scroll(src.collection, limit=batch_size, offset=offset,
                                             with_payload=True, with_vectors=True)
         if records:
-            points = [models.PointStruct(id=r.id, vector=r.vector or {}, payload=r.payload)
+            points = [PointStruct(id=r.id, vector=r.vector or {}, payload=r.payload)
                       for r in records]
             with _talking_to(dst):
                 writer.upsert(dst.collection, points=points, wait=True)
             copied += len(points)
         if offset is None:
             break
-    finish = getattr(writer, "finish_writes", None)
+    finish = getattr(raw_writer, "finish_writes", None)
     if finish is not None:
         finish(dst.collection)
     _log.info("copied %d points from %s to %s", copied, _where(src), _where(dst))

@@ -2,13 +2,17 @@
 
 Private module of the storage layer (`ragloom.store`); nothing else imports it.
 `EdgeClient` answers the part of `QdrantClient`'s interface that ragloom and
-langchain-qdrant use (collections, upsert, delete, retrieve, scroll, count, facet,
-query_points with prefetch/RRF/MMR, payload indexes), taking and returning
-`qdrant_client.models` objects, so the point ids, the payload layout and every
-caller are the same on every engine. `qdrant_edge` is beta and changes between
-minor releases: it is pinned, and only this module and its two helpers import it
-(`_edge_convert`: qdrant-client models to Edge types and back; `_edge_folder`: the
-folder's layout, lock and errors).
+langchain-qdrant use (collections, upsert, delete, retrieve, scroll, count, facet, query_points
+with prefetch/RRF/MMR, payload indexes), taking ragloom's light types
+(`ragloom._points`) or `qdrant_client.models` objects alike and returning light ones
+with the same attribute names (`query_points`: qdrant-client's `ScoredPoint`), so the
+point ids, the payload layout and every caller are the same on every engine. Writing and
+reading a collection never imports `qdrant_client` (nor `langchain_qdrant`): only
+`query_points`, which the LangChain `VectorStore` face calls, and a filter given as a
+dict do. `qdrant_edge` is
+beta and changes between minor releases: it is pinned, and only this module and its two
+helpers import it (`_edge_convert`: ragloom's and qdrant-client's types to Edge types
+and back; `_edge_folder`: the folder's layout, lock and errors).
 
 Layout: `<location>/edge/<collection>/shard/` (the Edge shard: segments and WAL)
 and `<location>/edge/<collection>/collection.json` (what ragloom recorded about it:
@@ -39,21 +43,21 @@ from types import SimpleNamespace
 from typing import Any
 
 import qdrant_edge as qe
-from qdrant_client import models
 
 from ragloom._edge_convert import (
     _DISTANCES,
-    _FROM_EDGE_DISTANCE,
     _SCHEMAS,
     _facet_value,
     _filter,
     _id,
+    _kind,
     _out_id,
     _out_vector,
     _params,
     _prefetch,
     _query,
     _record,
+    _value,
     _vector,
     _with,
 )
@@ -64,6 +68,14 @@ from ragloom._edge_folder import (
     _edge_error,
     _lock_folder,
     is_edge_folder,
+)
+from ragloom._points import (
+    Distance,
+    Modifier,
+    Record,
+    SparseVectorParams,
+    UpdateStatus,
+    VectorParams,
 )
 
 __all__ = ["EDGE_DIR", "EdgeClient", "is_edge_folder"]
@@ -87,7 +99,7 @@ class EdgeClient:
         >>> import tempfile
         >>> client = EdgeClient(tempfile.mkdtemp())
         >>> client.create_collection("c", vectors_config={
-        ...     "": models.VectorParams(size=2, distance=models.Distance.COSINE)})
+        ...     "": VectorParams(size=2, distance=Distance.COSINE)})
         True
         >>> client.count("c").count
         0
@@ -142,13 +154,12 @@ class EdgeClient:
         coll = self._get(collection_name)
         config = json.loads((coll.folder / "shard" / "edge_config.json").read_text())
         vectors = {
-            name: models.VectorParams(size=v["size"],
-                                      distance=_FROM_EDGE_DISTANCE[v["distance"]])
+            name: VectorParams(size=v["size"], distance=Distance(v["distance"]))
             for name, v in (config.get("vectors") or {}).items()
         }
         sparse = {
-            name: models.SparseVectorParams(
-                modifier=models.Modifier.IDF if (v or {}).get("modifier") == "idf" else None)
+            name: SparseVectorParams(
+                modifier=Modifier.IDF if (v or {}).get("modifier") == "idf" else None)
             for name, v in (config.get("sparse_vectors") or {}).items()
         }
         info = coll.shard.info()
@@ -164,26 +175,26 @@ class EdgeClient:
     def create_collection(
         self,
         collection_name: str,
-        vectors_config: dict[str, models.VectorParams] | models.VectorParams | None = None,
-        sparse_vectors_config: dict[str, models.SparseVectorParams] | None = None,
+        vectors_config: Any = None,
+        sparse_vectors_config: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         quantization_config: Any = None,
         **_server_only: Any,
     ) -> bool:
-        if isinstance(vectors_config, models.VectorParams):
+        if _kind(vectors_config) == "VectorParams":  # ragloom's or qdrant-client's
             vectors_config = {"": vectors_config}
         vectors = {
-            name: qe.EdgeVectorParams(size=p.size, distance=_DISTANCES[p.distance],
+            name: qe.EdgeVectorParams(size=p.size, distance=_DISTANCES[_value(p.distance)],
                                       on_disk=p.on_disk or None)
             for name, p in (vectors_config or {}).items()
         }
         sparse = {
             name: qe.EdgeSparseVectorParams(
-                modifier=qe.Modifier.Idf if p.modifier == models.Modifier.IDF else None)
+                modifier=qe.Modifier.Idf if _value(p.modifier) == "idf" else None)
             for name, p in (sparse_vectors_config or {}).items()
         }
         quantization = None
-        if isinstance(quantization_config, models.ScalarQuantization):
+        if _kind(quantization_config) == "ScalarQuantization":
             quantization = qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8,
                                                        always_ram=True)
         folder = self._folder(collection_name)
@@ -226,7 +237,7 @@ class EdgeClient:
     def create_payload_index(self, collection_name: str, field_name: str,
                              field_schema: Any = None, **_ignored: Any) -> Any:
         coll = self._get(collection_name)
-        if isinstance(field_schema, models.KeywordIndexParams):
+        if _kind(field_schema) == "KeywordIndexParams":
             # The tenant key: Edge takes the server's `is_tenant` flag as it is.
             edge_schema: Any = qe.KeywordIndexParams(is_tenant=field_schema.is_tenant)
         else:
@@ -234,10 +245,10 @@ class EdgeClient:
         with coll.lock:
             if field_name not in coll.shard.info().payload_schema:
                 coll.shard.update(qe.UpdateOperation.create_field_index(field_name, edge_schema))
-        return SimpleNamespace(status=models.UpdateStatus.COMPLETED)
+        return SimpleNamespace(status=UpdateStatus.COMPLETED)
 
     # -- writes --------------------------------------------------------------------
-    def upsert(self, collection_name: str, points: Sequence[models.PointStruct],
+    def upsert(self, collection_name: str, points: Sequence[Any],
                **_ignored: Any) -> Any:
         coll = self._get(collection_name)
         edge_points = [qe.Point(id=_id(p.id), vector=_vector(p.vector), payload=p.payload)
@@ -256,22 +267,22 @@ class EdgeClient:
                 # so building 100,000 points at once peaks at twice the memory.
                 coll.shard.optimize()
                 coll.unoptimized = 0
-        return SimpleNamespace(status=models.UpdateStatus.COMPLETED)
+        return SimpleNamespace(status=UpdateStatus.COMPLETED)
 
     def delete(self, collection_name: str, points_selector: Any, **_ignored: Any) -> Any:
         coll = self._get(collection_name)
-        if isinstance(points_selector, models.PointIdsList):
+        if _kind(points_selector) == "PointIdsList":
             operation = qe.UpdateOperation.delete_points([_id(i) for i in points_selector.points])
         elif isinstance(points_selector, list):
             operation = qe.UpdateOperation.delete_points([_id(i) for i in points_selector])
         else:
             flt = (points_selector.filter
-                   if isinstance(points_selector, models.FilterSelector) else points_selector)
+                   if _kind(points_selector) == "FilterSelector" else points_selector)
             operation = qe.UpdateOperation.delete_points_by_filter(_filter(flt) or qe.Filter())
         with coll.lock:
             coll.shard.update(operation)
             coll.unflushed += 1
-        return SimpleNamespace(status=models.UpdateStatus.COMPLETED)
+        return SimpleNamespace(status=UpdateStatus.COMPLETED)
 
     def set_payload(self, collection_name: str, payload: dict[str, Any], points: Any,
                     key: str | None = None, **_ignored: Any) -> Any:
@@ -280,7 +291,7 @@ class EdgeClient:
             coll.shard.update(qe.UpdateOperation.set_payload_by_filter(
                 _filter(points) or qe.Filter(), payload, key))
             coll.unflushed += 1
-        return SimpleNamespace(status=models.UpdateStatus.COMPLETED)
+        return SimpleNamespace(status=UpdateStatus.COMPLETED)
 
     def delete_payload(self, collection_name: str, keys: list[str], points: Any,
                        **_ignored: Any) -> Any:
@@ -289,7 +300,7 @@ class EdgeClient:
             coll.shard.update(qe.UpdateOperation.delete_payload_by_filter(
                 _filter(points) or qe.Filter(), list(keys)))
             coll.unflushed += 1
-        return SimpleNamespace(status=models.UpdateStatus.COMPLETED)
+        return SimpleNamespace(status=UpdateStatus.COMPLETED)
 
     def finish_writes(self, collection_name: str, *, min_points: int = 1) -> bool:
         """Flush, and build the indexes of what was written since the last build.
@@ -311,15 +322,15 @@ class EdgeClient:
 
     # -- reads ---------------------------------------------------------------------
     def retrieve(self, collection_name: str, ids: Sequence[Any], with_payload: Any = True,
-                 with_vectors: Any = False, **_ignored: Any) -> list[models.Record]:
+                 with_vectors: Any = False, **_ignored: Any) -> list[Record]:
         coll = self._get(collection_name)
         records = coll.shard.retrieve([_id(i) for i in ids], _with(with_payload),
                                       bool(with_vectors))
         return [_record(r) for r in records]
 
-    def scroll(self, collection_name: str, scroll_filter: models.Filter | None = None,
+    def scroll(self, collection_name: str, scroll_filter: Any = None,
                limit: int = 10, offset: Any = None, with_payload: Any = True,
-               with_vectors: Any = False, **_ignored: Any) -> tuple[list[models.Record], Any]:
+               with_vectors: Any = False, **_ignored: Any) -> tuple[list[Record], Any]:
         coll = self._get(collection_name)
         records, next_offset = coll.shard.scroll(qe.ScrollRequest(
             offset=_id(offset) if offset is not None else None, limit=limit,
@@ -327,13 +338,13 @@ class EdgeClient:
             with_vector=bool(with_vectors)))
         return [_record(r) for r in records], _out_id(next_offset)
 
-    def count(self, collection_name: str, count_filter: models.Filter | None = None,
+    def count(self, collection_name: str, count_filter: Any = None,
               exact: bool = True, **_ignored: Any) -> Any:
         coll = self._get(collection_name)
         return SimpleNamespace(count=coll.shard.count(
             qe.CountRequest(filter=_filter(count_filter), exact=exact)))
 
-    def facet(self, collection_name: str, key: str, facet_filter: models.Filter | None = None,
+    def facet(self, collection_name: str, key: str, facet_filter: Any = None,
               limit: int = 10, exact: bool = False, **_ignored: Any) -> Any:
         coll = self._get(collection_name)
         response = coll.shard.facet(qe.FacetRequest(key=key, limit=limit, exact=exact,
@@ -349,8 +360,8 @@ class EdgeClient:
         query: Any = None,
         using: str | None = None,
         prefetch: Any = None,
-        query_filter: models.Filter | None = None,
-        search_params: models.SearchParams | None = None,
+        query_filter: Any = None,
+        search_params: Any = None,
         limit: int = 10,
         offset: int | None = None,
         with_payload: Any = True,
@@ -358,6 +369,10 @@ class EdgeClient:
         score_threshold: float | None = None,
         **_ignored: Any,
     ) -> Any:
+        # The VectorStore face's call (langchain-qdrant reads qdrant-client's points):
+        # qdrant-client is imported by then.
+        from qdrant_client import models
+
         coll = self._get(collection_name)
         prefetches = prefetch if isinstance(prefetch, list) else [prefetch] if prefetch else []
         request = qe.QueryRequest(

@@ -1,8 +1,11 @@
-"""Conversions between `qdrant_client.models` and Qdrant Edge's own types.
+"""Conversions to Qdrant Edge's own types from ragloom's light types or qdrant-client's.
 
 Private module of the `edge` engine (`_edge`): requests (queries, prefetches, filters,
-vectors, ids) go in as qdrant-client models and come back out as them, so every caller
-is the same on every engine.
+vectors, ids) go in as `ragloom._points` objects (what ragloom's ingest builds) or as
+`qdrant_client.models` objects (what langchain-qdrant and users pass), told apart by
+class name only, which the two share; so `qdrant_client` is never imported here unless
+a filter comes as a plain dict. Points and vectors come back out as `ragloom._points`
+objects, which have the attribute names of qdrant-client's.
 """
 
 from __future__ import annotations
@@ -12,20 +15,34 @@ import uuid
 from typing import Any
 
 import qdrant_edge as qe
-from qdrant_client import models
 
-__all__ = ["_DISTANCES", "_FROM_EDGE_DISTANCE", "_SCHEMAS", "_facet_value", "_filter", "_id",
-           "_out_id", "_out_vector", "_params", "_prefetch", "_query", "_record", "_vector",
-           "_with"]
+from ragloom._points import Record, SparseVector
+
+__all__ = [
+    "_DISTANCES",
+    "_SCHEMAS",
+    "_facet_value",
+    "_filter",
+    "_id",
+    "_kind",
+    "_out_id",
+    "_out_vector",
+    "_params",
+    "_prefetch",
+    "_query",
+    "_record",
+    "_value",
+    "_vector",
+    "_with",
+]
 
 _DISTANCES = {
-    models.Distance.COSINE: qe.Distance.Cosine,
-    models.Distance.DOT: qe.Distance.Dot,
-    models.Distance.EUCLID: qe.Distance.Euclid,
-    models.Distance.MANHATTAN: qe.Distance.Manhattan,
+    "Cosine": qe.Distance.Cosine,
+    "Dot": qe.Distance.Dot,
+    "Euclid": qe.Distance.Euclid,
+    "Manhattan": qe.Distance.Manhattan,
 }
-_FROM_EDGE_DISTANCE = {"Cosine": models.Distance.COSINE, "Dot": models.Distance.DOT,
-                       "Euclid": models.Distance.EUCLID, "Manhattan": models.Distance.MANHATTAN}
+"""By the distance's value: ragloom's `Distance` and qdrant-client's have the same."""
 _SCHEMAS = {
     "keyword": qe.PayloadSchemaType.Keyword,
     "integer": qe.PayloadSchemaType.Integer,
@@ -36,6 +53,16 @@ _SCHEMAS = {
 _RRF_K = 2
 """Qdrant's own default RRF constant (server and qdrant-client local mode): the same
 fusion, so a collection ranks the same on every engine."""
+
+
+def _kind(value: Any) -> str:
+    """The class name: the same for a `ragloom._points` type and its qdrant-client twin."""
+    return type(value).__name__
+
+
+def _value(value: Any) -> Any:
+    """An enum's value (ragloom's or qdrant-client's), else the value itself."""
+    return getattr(value, "value", value)
 
 
 def _id(value: Any) -> Any:
@@ -73,7 +100,7 @@ def _with(value: Any) -> Any:
 def _vector(value: Any) -> Any:
     if isinstance(value, dict):
         return {name: _vector(v) for name, v in value.items()}
-    if isinstance(value, models.SparseVector):
+    if _kind(value) == "SparseVector":  # ragloom's, qdrant-client's or langchain-qdrant's
         return qe.SparseVector(value.indices, value.values)
     return value if isinstance(value, list) else list(value)
 
@@ -84,20 +111,21 @@ def _out_vector(value: Any) -> Any:
     if isinstance(value, dict):
         return {name: _out_vector(v) for name, v in value.items()}
     if isinstance(value, qe.SparseVector):
-        return models.SparseVector(indices=value.indices, values=value.values)
+        return SparseVector(indices=value.indices, values=value.values)
     return value
 
 
 def _query(query: Any, using: str | None) -> Any:
     if query is None:
         return None
-    if isinstance(query, models.FusionQuery):
-        if query.fusion == models.Fusion.RRF:
+    kind = _kind(query)
+    if kind == "FusionQuery":
+        if _value(query.fusion) == "rrf":
             return qe.Fusion.Rrf(k=_RRF_K)
         return qe.Fusion.Dbsf()
-    if isinstance(query, models.RrfQuery):
+    if kind == "RrfQuery":
         return qe.Fusion.Rrf(k=query.rrf.k or _RRF_K, weights=query.rrf.weights)
-    if isinstance(query, models.NearestQuery):
+    if kind == "NearestQuery":
         if query.mmr is not None:
             # The server's `diversity` runs the other way from MMR's lambda.
             diversity = query.mmr.diversity if query.mmr.diversity is not None else 0.5
@@ -105,12 +133,12 @@ def _query(query: Any, using: str | None) -> Any:
                           candidates_limit=query.mmr.candidates_limit or 100,
                           using=using or "")
         query = query.nearest
-    if isinstance(query, models.SparseVector | list):
+    if isinstance(query, list) or _kind(query) == "SparseVector":
         return qe.Query.Nearest(_vector(query), using=using or "")
     raise ValueError(f"the edge engine does not support the query {type(query).__name__}")
 
 
-def _prefetch(prefetch: models.Prefetch) -> qe.Prefetch:
+def _prefetch(prefetch: Any) -> qe.Prefetch:
     nested = prefetch.prefetch
     nested_list = nested if isinstance(nested, list) else [nested] if nested else []
     return qe.Prefetch(limit=prefetch.limit or 10, query=_query(prefetch.query, prefetch.using),
@@ -119,22 +147,23 @@ def _prefetch(prefetch: models.Prefetch) -> qe.Prefetch:
                        score_threshold=prefetch.score_threshold)
 
 
-def _params(params: models.SearchParams | None) -> qe.SearchParams | None:
+def _params(params: Any) -> qe.SearchParams | None:
     if params is None:
         return None
     return qe.SearchParams(hnsw_ef=params.hnsw_ef, exact=bool(params.exact))
 
 
-def _record(record: Any) -> models.Record:
-    return models.Record.model_construct(id=_out_id(record.id), payload=record.payload,
-                                         vector=_out_vector(record.vector), shard_key=None,
-                                         order_value=None)
+def _record(record: Any) -> Record:
+    return Record(id=_out_id(record.id), payload=record.payload,
+                  vector=_out_vector(record.vector))
 
 
 def _filter(flt: Any) -> qe.Filter | None:
     if flt is None:
         return None
-    if not isinstance(flt, models.Filter):
+    if _kind(flt) != "Filter":  # a dict, as qdrant-client takes it too
+        from qdrant_client import models
+
         flt = models.Filter.model_validate(flt)
 
     def many(value: Any) -> list[Any] | None:
@@ -151,20 +180,21 @@ def _filter(flt: Any) -> qe.Filter | None:
 
 
 def _condition(condition: Any) -> Any:
-    if isinstance(condition, models.Filter):
+    kind = _kind(condition)
+    if kind == "Filter":
         return _filter(condition)
-    if isinstance(condition, models.HasIdCondition):
+    if kind == "HasIdCondition":
         return qe.HasIdCondition({_id(i) for i in condition.has_id})
-    if isinstance(condition, models.IsEmptyCondition):
+    if kind == "IsEmptyCondition":
         return qe.IsEmptyCondition(condition.is_empty.key)
-    if isinstance(condition, models.IsNullCondition):
+    if kind == "IsNullCondition":
         return qe.IsNullCondition(condition.is_null.key)
-    if isinstance(condition, models.HasVectorCondition):
+    if kind == "HasVectorCondition":
         return qe.HasVectorCondition(condition.has_vector)
-    if isinstance(condition, models.NestedCondition):
+    if kind == "NestedCondition":
         return qe.NestedCondition(condition.nested.key,
                                   _filter(condition.nested.filter) or qe.Filter())
-    if isinstance(condition, models.FieldCondition):
+    if kind == "FieldCondition":
         return qe.FieldCondition(
             key=condition.key, match=_match(condition.match), range=_range(condition.range),
             is_empty=condition.is_empty, is_null=condition.is_null,
@@ -179,15 +209,16 @@ def _condition(condition: Any) -> Any:
 def _match(match: Any) -> Any:
     if match is None:
         return None
-    if isinstance(match, models.MatchValue):
+    kind = _kind(match)
+    if kind == "MatchValue":
         return qe.MatchValue(match.value)
-    if isinstance(match, models.MatchAny):
-        return qe.MatchAny(list(match.any))  # type: ignore[arg-type]
-    if isinstance(match, models.MatchExcept):
-        return qe.MatchExcept(list(match.except_))  # type: ignore[arg-type]
-    if isinstance(match, models.MatchText):
+    if kind == "MatchAny":
+        return qe.MatchAny(list(match.any))
+    if kind == "MatchExcept":
+        return qe.MatchExcept(list(match.except_))
+    if kind == "MatchText":
         return qe.MatchText(match.text)
-    if isinstance(match, models.MatchPhrase):
+    if kind == "MatchPhrase":
         return qe.MatchPhrase(match.phrase)
     raise ValueError(f"the edge engine does not support the match {match!r}")
 
@@ -195,7 +226,7 @@ def _match(match: Any) -> Any:
 def _range(value: Any) -> Any:
     if value is None:
         return None
-    if isinstance(value, models.DatetimeRange):
+    if _kind(value) == "DatetimeRange":
         def text(v: Any) -> str | None:
             return None if v is None else (v if isinstance(v, str) else v.isoformat())
         return qe.RangeDateTime(gte=text(value.gte), gt=text(value.gt), lte=text(value.lte),

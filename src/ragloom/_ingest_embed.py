@@ -26,9 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
-from qdrant_client import models
 
 from ragloom._bm25 import BM25SparseEmbeddings
+from ragloom._points import SparseVector
 from ragloom.errors import IngestError
 
 __all__ = ["EmbedStage"]
@@ -83,6 +83,6 @@ class EmbedStage:
             else:  # a model (fastembed's ONNX) may run outside the GIL: off the loop
                 sparse = await self.sparse.aembed_documents(texts)
             for vector, terms in zip(vectors, sparse, strict=True):
-                vector[self.sparse_name] = models.SparseVector.model_construct(
-                    indices=terms.indices, values=terms.values)
+                vector[self.sparse_name] = SparseVector(indices=terms.indices,
+                                                        values=terms.values)
         return vectors

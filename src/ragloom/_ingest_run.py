@@ -11,13 +11,13 @@ file's old points once the batch that completes it is stored. Both `ingest` and
 Example:
     >>> from langchain_core.embeddings import DeterministicFakeEmbedding
     >>> from ragloom import RagConfig
-    >>> from ragloom.store import build_vector_store
+    >>> from ragloom._target import open_target
     >>> cfg = RagConfig(qdrant={"location": ":memory:", "collection": "doc_run"})
-    >>> store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=8))
+    >>> target = open_target(cfg, embeddings=DeterministicFakeEmbedding(size=8))
     >>> import asyncio, tempfile
     >>> folder = Path(tempfile.mkdtemp())
     >>> _ = (folder / "a.txt").write_text("Rotate the API keys monthly.")
-    >>> run = IngestRun(cfg, store, None, None)
+    >>> run = IngestRun(cfg, target, None, None)
     >>> asyncio.run(run.execute([folder], ["**/*.txt"], prune=False)).added
     1
 
@@ -32,9 +32,6 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePath
 from typing import Any
-
-from langchain_qdrant import QdrantVectorStore, RetrievalMode
-from qdrant_client import models
 
 from ragloom._access import Access, access_for
 from ragloom._bm25 import BM25SparseEmbeddings
@@ -63,6 +60,15 @@ from ragloom._loaders import (
     is_under,
     message_file,
 )
+from ragloom._points import (
+    Condition,
+    FieldCondition,
+    Filter,
+    HasIdCondition,
+    MatchValue,
+    PointStruct,
+    RetrievalMode,
+)
 from ragloom._sources import (
     claim_former_names,
     former_names,
@@ -70,6 +76,7 @@ from ragloom._sources import (
     prunable,
     source_root,
 )
+from ragloom._target import Target
 from ragloom.config import RagConfig
 from ragloom.errors import ConfigError
 from ragloom.providers import request_slots
@@ -99,12 +106,12 @@ async def _all_or_nothing(*coros: Coroutine[Any, Any, None]) -> None:
 class IngestRun:
     """One ingestion run: a producer turning files into batches, consumers storing them."""
 
-    def __init__(self, cfg: RagConfig, store: QdrantVectorStore,
+    def __init__(self, cfg: RagConfig, store: Target,
                  on_progress: ProgressCallback | None, given: Access | None, *,
                  threaded: bool = False) -> None:
         self.cfg, self.store, self.meta = cfg, store, store.metadata_payload_key
         self.ledger = Ledger(store.client, store.collection_name, self.meta)
-        mode = RetrievalMode(store.retrieval_mode)
+        mode = store.mode
         embeddings = store.embeddings if mode is not RetrievalMode.SPARSE else None
         sparse = store.sparse_embeddings if mode is not RetrievalMode.DENSE else None
         if sparse is None and self.ledger.has_vector(store.sparse_vector_name, sparse=True):
@@ -113,7 +120,7 @@ class IngestRun:
             sparse = BM25SparseEmbeddings()
         if mode is not RetrievalMode.SPARSE and embeddings is None:
             raise ConfigError("the vector store has no embeddings model to ingest with")
-        self.id_key: str | None = getattr(store, "ID_PAYLOAD_KEY", None)
+        self.id_key = store.id_key
         self.concurrency = request_slots(cfg.embeddings)  # max_concurrency per server
         self.embed = EmbedStage(embeddings, sparse, slots=self.concurrency,
                                 dense_name=store.vector_name,
@@ -219,7 +226,7 @@ class IngestRun:
                 continue  # an older store's relative name may be another file: keep both
             if merge:
                 self.report.chunks_deleted += await self.ledger.delete(
-                    models.Filter(must=[self.ledger.source_in([old])]))
+                    Filter(must=[self.ledger.source_in([old])]))
             else:
                 await self.ledger.rename(old, new, self.store.content_payload_key,
                                          self.id_key, chunk_id)
@@ -281,15 +288,15 @@ class IngestRun:
         present = await self.ledger.existing(plan.ids, plan.record) if plan.resumable else set()
         moved = await self._former_vectors(file_hash, len(chunks), plan.aliases)
         access = self._access(source).metadata()
-        copies: list[models.PointStruct] = []
+        copies: list[PointStruct] = []
         for index, (point, chunk) in enumerate(zip(plan.ids, chunks, strict=True)):
             if point in present:
                 continue
             payload = chunk_payload(plan, index, content_key=self.store.content_payload_key,
                                     meta_key=self.meta, id_key=self.id_key, access=access)
             if (index, chunk.text) in moved:
-                copies.append(models.PointStruct.model_construct(
-                    id=point, vector=moved[index, chunk.text], payload=payload))
+                copies.append(PointStruct(id=point, vector=moved[index, chunk.text],
+                                          payload=payload))
                 continue
             if (full := self.batches.add(Item(point, chunk.text, payload, job))) is not None:
                 await queue.put(full)
@@ -304,9 +311,9 @@ class IngestRun:
     async def _consume(self, queue: asyncio.Queue[list[Item] | None]) -> None:
         while (batch := await queue.get()) is not None:
             vectors = await self.embed.vectors([item.text for item in batch])
-            # Built without validation: pydantic checking every float of every vector
-            # one by one costs more CPU than the rest of the pipeline together.
-            points = [models.PointStruct.model_construct(id=i.id, vector=v, payload=i.payload)
+            # Light points, never validated float by float (pydantic checking every
+            # value costs more CPU than the rest of the pipeline together).
+            points = [PointStruct(id=i.id, vector=v, payload=i.payload)
                       for i, v in zip(batch, vectors, strict=True)]
             await self.ledger.upsert(points)
             self.report.chunks_written += len(points)
@@ -327,7 +334,7 @@ class IngestRun:
         found: dict[tuple[int, str], Any] = {}
         fields = [self.meta, self.store.content_payload_key]
         async for point in self.ledger.scroll(
-                models.Filter(must=[self.ledger.source_in(names[:1])]), fields, True):
+                Filter(must=[self.ledger.source_in(names[:1])]), fields, True):
             payload = point.payload or {}
             meta = payload.get(self.meta) or {}
             index, text = meta.get("chunk_index"), payload.get(self.store.content_payload_key)
@@ -340,9 +347,9 @@ class IngestRun:
         if not self.batches.settle(job):
             return
         if job.had_points:
-            self.report.chunks_deleted += await self.ledger.delete(models.Filter(
+            self.report.chunks_deleted += await self.ledger.delete(Filter(
                 must=[self.ledger.source_in([job.source, *job.aliases])],
-                must_not=[models.HasIdCondition(has_id=list(job.ids))]))
+                must_not=[HasIdCondition(has_id=list(job.ids))]))
         self._emit(job.source, job.status)
 
     def _access(self, source: str) -> Access:
@@ -354,7 +361,7 @@ class IngestRun:
         names = [source, *self.aliases.get(source, [])]
         if any(name in self.inventory for name in names):
             removed = await self.ledger.delete(
-                models.Filter(must=[self.ledger.source_in(names)]))
+                Filter(must=[self.ledger.source_in(names)]))
             self.report.chunks_deleted += removed
             reason += f"; its {removed} old chunks were deleted"
         self.report.failed.append(FailedFile(source, reason))
@@ -370,12 +377,12 @@ class IngestRun:
         adopted = {name for names in self.aliases.values() for name in names}
         gone = prunable(self.inventory.keys() - adopted, root_sources, blind, self.root, read)
         for source in gone:
-            where: list[models.Condition] = [self.ledger.source_in([source])]
+            where: list[Condition] = [self.ledger.source_in([source])]
             tenant = self._access(source).tenant
             if tenant is not None:  # a run for a tenant never deletes another's chunks
-                where.append(models.FieldCondition(key=f"{self.meta}.tenant",
-                                                   match=models.MatchValue(value=tenant)))
-            removed = await self.ledger.delete(models.Filter(must=where))
+                where.append(FieldCondition(key=f"{self.meta}.tenant",
+                                                   match=MatchValue(value=tenant)))
+            removed = await self.ledger.delete(Filter(must=where))
             if not removed:
                 continue
             self.report.chunks_deleted += removed

@@ -5,6 +5,10 @@ Qdrant); `ragloom.ingestion` reads and changes a collection only through it.
 Every chunk carries `INGEST_KEY` = "<file_hash> <chunk_count> <chunking> <source>",
 the same on every chunk of a file version, so one facet request tallies what is
 stored per file.
+
+It speaks ragloom's light types (`ragloom._points`): the Edge engine takes them as they
+are, a `QdrantClient` (local mode, a server) gets them converted (`speaking`), so an
+ingest into Edge never imports `qdrant_client`.
 """
 
 from __future__ import annotations
@@ -16,9 +20,17 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
-from qdrant_client import QdrantClient, models
-
 from ragloom._access import ACCESS_KEYS, Access, access_indexes, any_access, same_access
+from ragloom._points import (
+    FieldCondition,
+    Filter,
+    HasIdCondition,
+    MatchAny,
+    PayloadSchemaType,
+    PointIdsList,
+    PointStruct,
+    speaking,
+)
 
 __all__ = ["INGEST_KEY", "PAGE", "ROOT_KEY", "Ledger", "Tally", "is_embedded", "message_file"]
 
@@ -52,15 +64,14 @@ def message_file(source: str) -> str | None:
     return None
 
 
-def is_embedded(client: QdrantClient) -> bool:
+def is_embedded(client: Any) -> bool:
     """Whether the client runs Qdrant in this process (edge, or local: `:memory:`/a folder)."""
-    from qdrant_client.local.qdrant_local import QdrantLocal
-
-    return getattr(client, "engine", None) == "edge" or isinstance(
-        getattr(client, "_client", None), QdrantLocal)
+    return getattr(client, "engine", None) == "edge" or _is_local_mode(client)
 
 
-def _is_local_mode(client: QdrantClient) -> bool:
+def _is_local_mode(client: Any) -> bool:
+    if getattr(client, "engine", None) == "edge":
+        return False  # and qdrant-client need not be imported to say so
     from qdrant_client.local.qdrant_local import QdrantLocal
 
     return isinstance(getattr(client, "_client", None), QdrantLocal)
@@ -73,8 +84,12 @@ _PINNED_ROOTS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyD
 class Ledger:
     """What a collection holds, read and changed through its client, page by page."""
 
-    def __init__(self, client: QdrantClient, collection: str, metadata_key: str) -> None:
-        self.client, self.collection, self.meta = client, collection, metadata_key
+    def __init__(self, client: Any, collection: str, metadata_key: str) -> None:
+        self.raw = client
+        """The client as given (an `EdgeClient` or a `QdrantClient`)."""
+        self.client = speaking(client)
+        """The client, taking ragloom's light types."""
+        self.collection, self.meta = collection, metadata_key
         self.local = is_embedded(client)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -96,12 +111,12 @@ class Ledger:
         asked for is kept on the client, so a later run from another directory names
         the same file the same way.
         """
-        return _PINNED_ROOTS.setdefault(self.client, {}).setdefault(self.collection, root)
+        return _PINNED_ROOTS.setdefault(self.raw, {}).setdefault(self.collection, root)
 
-    def source_in(self, sources: list[str]) -> models.FieldCondition:
+    def source_in(self, sources: list[str]) -> FieldCondition:
         """A filter condition: the point's `source` is one of `sources`."""
-        return models.FieldCondition(key=f"{self.meta}.source",
-                                     match=models.MatchAny(any=sources))
+        return FieldCondition(key=f"{self.meta}.source",
+                                     match=MatchAny(any=sources))
 
     async def index(self) -> None:
         """Keyword indexes for the filters and the facet (servers; idempotent).
@@ -111,8 +126,8 @@ class Ledger:
         if not self.local:
             for key in (f"{self.meta}.source", f"{self.meta}.file_hash", INGEST_KEY):
                 await self.call(self.client.create_payload_index, self.collection, key,
-                                models.PayloadSchemaType.KEYWORD)
-        if not _is_local_mode(self.client):
+                                PayloadSchemaType.KEYWORD)
+        if not _is_local_mode(self.raw):
             # Access keys: also on Edge collections built before they were indexed.
             for key, schema in access_indexes(self.meta):
                 await self.call(self.client.create_payload_index, self.collection, key,
@@ -123,13 +138,13 @@ class Ledger:
 
         Returns whether any point had other access keys (one count when none had).
         """
-        differing = models.Filter(must=[self.source_in([source])],
+        differing = Filter(must=[self.source_in([source])],
                                   must_not=[same_access(access, self.meta)])
         found = await self.call(self.client.count, self.collection, count_filter=differing,
                                 exact=True)
         if not found.count:
             return False
-        of_source = models.Filter(must=[self.source_in([source])])
+        of_source = Filter(must=[self.source_in([source])])
         want = access.metadata()
         if want:
             await self.call(self.client.set_payload, self.collection, payload=want,
@@ -146,7 +161,7 @@ class Ledger:
                                 count_filter=any_access(self.meta), exact=False)
         return bool(found.count)
 
-    async def scroll(self, flt: models.Filter | None, fields: list[str] | bool,
+    async def scroll(self, flt: Filter | None, fields: list[str] | bool,
                      with_vectors: bool = False) -> AsyncIterator[Any]:
         """Every point matching `flt`, without vectors unless asked."""
         offset: Any = None
@@ -159,7 +174,7 @@ class Ledger:
             if offset is None:
                 return
 
-    async def _facet(self, flt: models.Filter | None) -> dict[str, int]:
+    async def _facet(self, flt: Filter | None) -> dict[str, int]:
         """Points per `INGEST_KEY` value; a scroll on servers without facets (< 1.12)."""
         limit = 65_536
         try:
@@ -205,8 +220,8 @@ class Ledger:
         The copies are written before the originals are deleted, so an interrupted
         rename leaves both names, never neither. Returns the points moved.
         """
-        moved: list[models.PointStruct] = []
-        async for point in self.scroll(models.Filter(must=[self.source_in([old])]), True,
+        moved: list[PointStruct] = []
+        async for point in self.scroll(Filter(must=[self.source_in([old])]), True,
                                        with_vectors=True):
             payload = dict(point.payload or {})
             meta = dict(payload.get(self.meta) or {})
@@ -220,13 +235,13 @@ class Ledger:
                         and isinstance(text, str) else str(point.id))
             if id_key:
                 payload[id_key] = point_id
-            moved.append(models.PointStruct.model_construct(
+            moved.append(PointStruct(
                 id=point_id, vector=point.vector or {}, payload=payload))
         for start in range(0, len(moved), PAGE):
             await self.upsert(moved[start:start + PAGE])
-        await self.delete(models.Filter(
+        await self.delete(Filter(
             must=[self.source_in([old])],
-            must_not=[models.HasIdCondition(has_id=[p.id for p in moved])]))
+            must_not=[HasIdCondition(has_id=[p.id for p in moved])]))
         return len(moved)
 
     async def tally(self, sources: list[str], roots: list[str] | None, *,
@@ -237,9 +252,9 @@ class Ledger:
         filters on its `source` index; embedded Qdrant scans every point whatever
         the filter, so one unfiltered pass is far cheaper there.
         """
-        groups: list[models.Filter | None] = [None]
+        groups: list[Filter | None] = [None]
         if roots is None and not self.local and not every:
-            groups = [models.Filter(must=[self.source_in(sources[i:i + 512])])
+            groups = [Filter(must=[self.source_in(sources[i:i + 512])])
                       for i in range(0, len(sources), 512)]
         wanted, found = set(sources), Tally()
         for flt in groups:
@@ -267,22 +282,22 @@ class Ledger:
                          if (r.payload or {}).get(INGEST_KEY) == record)
         return found
 
-    async def delete(self, flt: models.Filter) -> int:
+    async def delete(self, flt: Filter) -> int:
         """Delete the points matching `flt`; returns how many there were."""
         ids = [record.id async for record in self.scroll(flt, False)]
         for start in range(0, len(ids), PAGE):
-            selector = models.PointIdsList(points=ids[start:start + PAGE])
+            selector = PointIdsList(points=ids[start:start + PAGE])
             await self.call(self.client.delete, self.collection, points_selector=selector,
                             wait=True)
         return len(ids)
 
-    async def upsert(self, points: Sequence[models.PointStruct]) -> None:
+    async def upsert(self, points: Sequence[PointStruct]) -> None:
         """Write points (payload, dense and sparse vectors), waiting until stored."""
         await self.call(self.client.upsert, self.collection, points=points, wait=True)
 
     async def finish(self) -> None:
         """A write session ended: flush, and index what was written (edge engine)."""
-        finish = getattr(self.client, "finish_writes", None)
+        finish = getattr(self.raw, "finish_writes", None)
         if finish is not None:
             await self.call(finish, self.collection)
 

@@ -12,8 +12,10 @@ from langchain_core.documents import Document
 from langchain_qdrant import QdrantVectorStore, RetrievalMode
 from qdrant_client import AsyncQdrantClient, models
 
+from ragloom._bm25 import register_sparse_embeddings
 from ragloom._clients import get_async_client
 from ragloom._point_ids import ID_NAMESPACE, content_id, point_id
+from ragloom._points import ID_PAYLOAD_KEY
 from ragloom._ranking import _cosine, _cosine_from_score, _fuse, _ranked, _sides
 from ragloom._search_io import AsyncSearch, SyncSearch
 from ragloom.config import QdrantSettings
@@ -21,6 +23,8 @@ from ragloom.errors import ConfigError
 from ragloom.providers._drive import Core, adrive, drive
 
 __all__ = ["ID_NAMESPACE", "MMR_MAX_CANDIDATES", "RagloomVectorStore", "content_id", "point_id"]
+
+register_sparse_embeddings()  # isinstance(BM25SparseEmbeddings(), SparseEmbeddings) holds
 
 MMR_MAX_CANDIDATES = 16_384
 """Qdrant's ceiling on MMR candidates (`candidates_limit`)."""
@@ -51,7 +55,7 @@ class RagloomVectorStore(QdrantVectorStore):
 
     """
 
-    ID_PAYLOAD_KEY: str = "doc_id"
+    ID_PAYLOAD_KEY: str = ID_PAYLOAD_KEY
     """Top-level payload key holding the document id as the user gave it."""
     settings: QdrantSettings | None = None
     """The `qdrant` section it was built from (`build_vector_store` sets it)."""

@@ -8,13 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_qdrant import RetrievalMode
-from qdrant_client import QdrantClient
-
 from ragloom._clients import _talking_to, _where, get_client, resolve_engine
 from ragloom._collection import _problems, retrieval_mode
 from ragloom._embeddings_record import _Identity
-from ragloom._qdrant_store import RagloomVectorStore
+from ragloom._points import METADATA_KEY, mode_of
 from ragloom.config import RagConfig, load_config
 
 __all__ = ["CollectionStatus", "collection_status"]
@@ -58,7 +55,7 @@ def collection_status(cfg: RagConfig | None = None,
     q = cfg.qdrant
     status = CollectionStatus(engine=resolve_engine(q), where=_where(q))
     client = get_client(q)
-    mode = RetrievalMode(retrieval_mode(cfg))
+    mode = mode_of(retrieval_mode(cfg))
     identity = _Identity(f"{cfg.embeddings.provider}:{cfg.embeddings.model}",
                          cfg.embeddings.prefixes())
     with _talking_to(q):
@@ -82,8 +79,8 @@ def collection_status(cfg: RagConfig | None = None,
     return status
 
 
-def _tenant_counts(client: QdrantClient, name: str) -> dict[str, int]:
-    key = f"{RagloomVectorStore.METADATA_KEY}.tenant"
+def _tenant_counts(client: Any, name: str) -> dict[str, int]:
+    key = f"{METADATA_KEY}.tenant"
     try:
         hits = client.facet(name, key, limit=10_000, exact=True).hits
     except Exception:  # servers before Qdrant 1.12 have no facets: a count per tenant is

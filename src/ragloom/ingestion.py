@@ -34,17 +34,18 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-from langchain_qdrant import QdrantVectorStore
+from typing import TYPE_CHECKING, Any
 
 from ragloom._access import Access
 from ragloom._ingest_report import FailedFile, IngestProgress, IngestReport, ProgressCallback
 from ragloom._ingest_run import IngestRun
 from ragloom._loaders import CHUNK_NAMESPACE, INGEST_KEY, LoadContext, LoadError, chunk_id
+from ragloom._target import Target, open_target
 from ragloom.config import RagConfig, load_config
 from ragloom.errors import ConfigError
-from ragloom.store import build_vector_store
+
+if TYPE_CHECKING:
+    from langchain_qdrant import QdrantVectorStore
 
 __all__ = ["CHUNK_NAMESPACE", "INGEST_KEY", "FailedFile", "IngestProgress", "IngestReport",
            "LoadContext", "LoadError", "ProgressCallback", "aingest", "chunk_id", "ingest"]
@@ -72,7 +73,10 @@ def ingest(
     Args:
         paths: Files (taken whatever their name) and folders (searched with `glob`).
         cfg: Configuration; default `load_config()`.
-        store: The vector store; default `build_vector_store(cfg)`.
+        store: The vector store; default the collection `build_vector_store(cfg)`
+            would open (the `VectorStore` itself is not built: without `store`, an
+            ingest into the Edge engine imports neither langchain-qdrant nor
+            qdrant-client).
         prune: Also delete the chunks of files under `paths` that no longer exist
             (the filesystem says so: a file it cannot check is kept).
         glob: Patterns for folders; default `cfg.ingest.glob`.
@@ -155,9 +159,8 @@ async def _ingest(paths: Paths, cfg: RagConfig | None, store: QdrantVectorStore 
     if cfg.ingest.chunk_overlap >= cfg.ingest.chunk_size:
         raise ConfigError(f"ingest.chunk_overlap ({cfg.ingest.chunk_overlap}) must be smaller"
                           f" than ingest.chunk_size ({cfg.ingest.chunk_size})")
-    if store is None:
-        store = build_vector_store(cfg)
+    target = open_target(cfg) if store is None else Target.of_store(store)
     roots = [paths] if isinstance(paths, str | Path) else list(paths)
     patterns = [glob] if isinstance(glob, str) else list(glob or cfg.ingest.glob)
-    run = IngestRun(cfg, store, on_progress, given, threaded=threads)
+    run = IngestRun(cfg, target, on_progress, given, threaded=threads)
     return await run.execute(roots, patterns, prune)

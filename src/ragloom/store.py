@@ -11,7 +11,8 @@ vector) raises `CollectionMismatch` and is never dropped without `recreate=True`
 This module and its private modules are the storage layer, the only code that talks
 to Qdrant: `_clients` (engine resolution, the client cache), `_collection` (creation
 and validation), `_embeddings_record` (which model and prefixes made the vectors),
-`_status` (for `doctor`), `_copy` (`copy_collection`), `_qdrant_store`
+`_status` (for `doctor`), `_copy` (`copy_collection`), `_target` (the collection
+opened for writing, which `ingest` uses without this module), `_qdrant_store`
 (`RagloomVectorStore`, search) with `_ranking` and `_point_ids`, and the engines'
 `_edge` (with `_edge_convert`) and `_ledger`. Engines, by `qdrant.engine`:
 `edge` (Qdrant Edge shards under `<location>/edge/`: the default for a folder),
@@ -42,12 +43,9 @@ from __future__ import annotations
 
 from langchain_core.embeddings import Embeddings
 from langchain_qdrant import RetrievalMode, SparseEmbeddings
-from qdrant_client import QdrantClient
+from qdrant_client import QdrantClient, models
 
-from ragloom._bm25 import BM25SparseEmbeddings
 from ragloom._clients import (
-    _log,
-    _talking_to,
     close_clients,
     get_async_client,
     get_client,
@@ -56,25 +54,14 @@ from ragloom._clients import (
 from ragloom._clients import (
     mask_url as mask_url,  # re-exported: doctor masks the server URL with it
 )
-from ragloom._collection import (
-    _DISTANCES,
-    _check_exists,
-    _create,
-    _mode_defaulted,
-    _validate,
-    retrieval_mode,
-)
+from ragloom._collection import _DISTANCES, retrieval_mode
 from ragloom._copy import copy_collection
-from ragloom._embeddings_record import (
-    RECORD_KEY,
-    _Identity,
-    embedding_prefixes,
-    embeddings_identity,
-)
+from ragloom._embeddings_record import RECORD_KEY, embedding_prefixes, embeddings_identity
 from ragloom._ledger import INGEST_KEY, Ledger
 from ragloom._point_ids import point_id
 from ragloom._qdrant_store import RagloomVectorStore
 from ragloom._status import CollectionStatus, collection_status
+from ragloom._target import open_target
 from ragloom.config import RagConfig, load_config
 
 __all__ = [
@@ -143,54 +130,19 @@ def build_vector_store(
 
     """
     cfg = cfg if cfg is not None else load_config()
-    mode = RetrievalMode(retrieval_mode(cfg))
-    client = client if client is not None else get_client(cfg.qdrant)
-    name = cfg.qdrant.collection
-    with _talking_to(cfg.qdrant):
-        if recreate and client.collection_exists(name):
-            client.delete_collection(name)
-        exists = client.collection_exists(name)
-        if exists and mode is RetrievalMode.HYBRID and _mode_defaulted(cfg) and not (
-                client.get_collection(name).config.params.sparse_vectors):
-            # Built in dense mode (the default before hybrid): keep using it that way.
-            _log.info("collection %r has no sparse vectors (built for dense retrieval):"
-                      " retrieving dense. For hybrid, ingest into a new collection.", name)
-            mode = RetrievalMode.DENSE
-    if mode is RetrievalMode.SPARSE:
-        identity = embeddings_identity(embeddings) if embeddings is not None else None
-    elif embeddings is None:
-        # Imported here: the providers pull in langchain-ollama/-openai, which a caller
-        # passing its own embeddings never needs.
-        from ragloom.providers import build_embeddings
-
-        embeddings = build_embeddings(cfg)
-        identity = embeddings_identity(embeddings, cfg)
-    else:
-        identity = embeddings_identity(embeddings)
-    if mode is not RetrievalMode.SPARSE and identity is not None:
-        # What the dense vectors are made of besides the model: its task instructions.
-        identity = _Identity(identity, embedding_prefixes(embeddings))
-    if mode is not RetrievalMode.DENSE and sparse_embeddings is None:
-        sparse_embeddings = BM25SparseEmbeddings()
-    with _talking_to(cfg.qdrant):
-        if exists:
-            _validate(client, cfg, mode, embeddings, identity)
-        elif create:
-            _create(client, cfg, mode, embeddings, identity)
+    target = open_target(cfg, embeddings=embeddings, client=client,
+                         sparse_embeddings=sparse_embeddings, recreate=recreate, create=create)
     store = RagloomVectorStore(
-        client=client,
-        collection_name=name,
-        embedding=embeddings,
-        retrieval_mode=mode,
-        distance=_DISTANCES[cfg.qdrant.distance],
-        sparse_embedding=sparse_embeddings,
+        client=target.client,
+        collection_name=target.collection_name,
+        embedding=target.embeddings,
+        retrieval_mode=RetrievalMode(target.mode.value),
+        distance=models.Distance(_DISTANCES[cfg.qdrant.distance].value),
+        sparse_embedding=target.sparse_embeddings,
         # The parent would embed "dummy_text" on every construction to learn the
         # size: a hidden request that also lands in every cassette. Checked above.
         validate_collection_config=False,
     )
     store.settings = cfg.qdrant
-    if not exists and not create:
-        # A read: nothing is created. The check runs again at the first search, so
-        # an app may build its chain before the first ingest.
-        store.pending_check = lambda: _check_exists(client, cfg, mode, embeddings, identity)
+    store.pending_check = target.pending_check
     return store
