@@ -46,6 +46,7 @@ runs under this interpreter with `--src` (default ./src) first on PYTHONPATH.)
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -53,6 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -184,31 +186,40 @@ def main() -> None:
                     "chunk_size": CHUNK_SIZE, "chunk_overlap": CHUNK_OVERLAP,
                     "flushes": flushes}
 
+        def ragloom(run: int, key: str, extra: dict[str, str]) -> None:
+            folder = root / f"run{run}" / key.replace(" ", "-")
+            folder.mkdir(parents=True)
+            env = {**_env(args.src, url), **extra}
+            before = srv.requests  # type: ignore[attr-defined]
+            result = run_cli(["ingest", str(corpus)], env, folder)
+            result["requests"] = srv.requests - before  # type: ignore[attr-defined]
+            rows.setdefault(key, []).append(result)
+            if key == "ragloom default":  # the unchanged re-ingest, same store
+                rows.setdefault("ragloom re-ingest", []).append(
+                    run_cli(["ingest", str(corpus)], env, folder))
+
+        def llamaindex(run: int, name: str) -> None:
+            folder = root / f"run{run}" / f"li-{name}"
+            folder.mkdir(parents=True)
+            before = srv.requests  # type: ignore[attr-defined]
+            result = run_llamaindex(args.llamaindex_python,
+                                    li_cfg(name, folder / "qdrant", False), folder)
+            result["requests"] = srv.requests - before  # type: ignore[attr-defined]
+            rows.setdefault(f"LlamaIndex {name}", []).append(result)
+            if name not in checks:
+                checks[name] = stored_points(args.llamaindex_python, folder / "qdrant")
+
+        jobs: list[Callable[[int], None]] = [
+            lambda run: ragloom(run, "ragloom default", {}),
+            lambda run: ragloom(run, "ragloom max_concurrency 4",
+                                {"RAGLOOM_EMBEDDINGS__MAX_CONCURRENCY": "4"}),
+            *(functools.partial(llamaindex, name=n) for n in names)]
         for run in range(args.runs):
-            work = root / f"run{run}"
-            for key, extra in (("ragloom default", {}),
-                               ("ragloom max_concurrency 4",
-                                {"RAGLOOM_EMBEDDINGS__MAX_CONCURRENCY": "4"})):
-                folder = work / key.replace(" ", "-")
-                folder.mkdir(parents=True)
-                env = {**_env(args.src, url), **extra}
-                before = srv.requests  # type: ignore[attr-defined]
-                result = run_cli(["ingest", str(corpus)], env, folder)
-                result["requests"] = srv.requests - before  # type: ignore[attr-defined]
-                rows.setdefault(key, []).append(result)
-                if key == "ragloom default":  # the unchanged re-ingest, same store
-                    rows.setdefault("ragloom re-ingest", []).append(
-                        run_cli(["ingest", str(corpus)], env, folder))
-            for name in names:
-                folder = work / f"li-{name}"
-                folder.mkdir(parents=True)
-                before = srv.requests  # type: ignore[attr-defined]
-                result = run_llamaindex(args.llamaindex_python,
-                                        li_cfg(name, folder / "qdrant", False), folder)
-                result["requests"] = srv.requests - before  # type: ignore[attr-defined]
-                rows.setdefault(f"LlamaIndex {name}", []).append(result)
-                if run == 0:
-                    checks[name] = stored_points(args.llamaindex_python, folder / "qdrant")
+            # Alternating, and starting each round one job later: a burst of load on the
+            # machine does not fall on the same configuration every round.
+            shift = run % len(jobs)
+            for job in jobs[shift:] + jobs[:shift]:
+                job(run)
         medians = {key: statistics.median(r["wall_s"] for r in rs) for key, rs in rows.items()}
         chunks = rows["ragloom default"][0]["chunks"] or 0
         same_job = [n for n in names  # as many chunks (±5 %), every one of them stored
