@@ -112,7 +112,7 @@ def skipped_notes(no_loader: Counter[str], left_out: Counter[str]) -> list[str]:
         return f"{n} file{'s' if n != 1 else ''} skipped"
 
     lines = [f"{files(n)}: {suffix} has no loader" for suffix, n in sorted(no_loader.items())]
-    readable = set(loaders())
+    readable = set(loaders()) if left_out else set()  # no entry-point scan when not needed
     for suffix, n in sorted(left_out.items()):
         if suffix in readable:
             lines.append(f"{files(n)}: {suffix} is not in ingest.glob (add '**/*{suffix}' to"

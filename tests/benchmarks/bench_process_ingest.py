@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -95,12 +95,33 @@ class _Embedder(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+class _Server(ThreadingHTTPServer):
+    # A real Ollama queues up to 512 requests (OLLAMA_MAX_QUEUE); the default listen
+    # backlog of 5 would reset a client that sends every batch at once.
+    request_queue_size = 128
+
+
+class _OneAtATime(HTTPServer):
+    request_queue_size = 128  # waiting requests queue, as in Ollama's own queue
+
+
 @contextmanager
-def embedder(latency_s: float) -> Iterator[tuple[str, ThreadingHTTPServer]]:
-    """An Ollama-API embedder on 127.0.0.1 taking `latency_s` per `/api/embed` request."""
-    handler = type("Handler", (_Embedder,), {"latency_s": latency_s})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+def embedder(latency_s: float, one_at_a_time: bool = False) -> Iterator[tuple[str, HTTPServer]]:
+    """An Ollama-API embedder on 127.0.0.1 taking `latency_s` per `/api/embed` request.
+
+    `one_at_a_time`: it answers one request after the other (closing each connection), as
+    Ollama runs an embedding model (one slot whatever OLLAMA_NUM_PARALLEL says); else
+    all at once.
+    """
+    if one_at_a_time:
+        handler = type("Handler", (_Embedder,), {"latency_s": latency_s,
+                                                 "protocol_version": "HTTP/1.0"})
+        server: HTTPServer = _OneAtATime(("127.0.0.1", 0), handler)
+    else:
+        handler = type("Handler", (_Embedder,), {"latency_s": latency_s})
+        server = _Server(("127.0.0.1", 0), handler)
+    if isinstance(server, ThreadingHTTPServer):
+        server.daemon_threads = True
     server.requests = 0  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

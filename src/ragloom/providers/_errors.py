@@ -28,6 +28,7 @@ from ragloom.errors import (
     ModelNotFound,
     ProviderTimeout,
     ProviderUnavailable,
+    RagloomError,
 )
 from ragloom.providers._ollama_api import MIN_OLLAMA_VERSION, fetch_version
 from ragloom.providers._servers import StreamInterrupted
@@ -181,6 +182,8 @@ def translated(*, provider: str, model: str, base_url: str | None, section: str)
     """
     try:
         yield
+    except RagloomError:
+        raise  # explained already (ProviderUnavailable is a ConnectionError too)
     except (httpx.HTTPError, ConnectionError, TimeoutError) as exc:
         raise_translated(exc, provider=provider, model=model, base_url=base_url, section=section)
     except Exception as exc:

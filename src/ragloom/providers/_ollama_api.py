@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import httpx
 
+from ragloom.providers._tls import default_context
+
 __all__ = ["MIN_OLLAMA_VERSION", "ModelFacts", "amodel_facts", "check_ollama_version",
            "fetch_version", "model_facts", "version_tuple"]
 
@@ -64,7 +66,8 @@ def fetch_version(url: str, headers: dict[str, str] | None = None,
                   timeout_s: float = 2.0) -> str | None:
     """The server's version from `/api/version`, or None if it does not say."""
     try:
-        response = httpx.get(f"{url}/api/version", headers=headers, timeout=timeout_s)
+        response = httpx.get(f"{url}/api/version", headers=headers, timeout=timeout_s,
+                             verify=default_context())
         response.raise_for_status()
         version = response.json().get("version")
     except (httpx.HTTPError, ValueError, AttributeError):
@@ -116,7 +119,7 @@ def model_facts(url: str, model: str, headers: dict[str, str] | None = None,
     """
     try:
         response = httpx.post(f"{url}/api/show", json={"model": model}, headers=headers,
-                              timeout=timeout_s)
+                              timeout=timeout_s, verify=default_context())
     except httpx.HTTPError:
         return None
     return _parse(response)
@@ -126,7 +129,8 @@ async def amodel_facts(url: str, model: str, headers: dict[str, str] | None = No
                        timeout_s: float = _TIMEOUT_S) -> ModelFacts | None:
     """Async twin of `model_facts`."""
     try:
-        async with httpx.AsyncClient(headers=headers, timeout=timeout_s) as client:
+        async with httpx.AsyncClient(headers=headers, timeout=timeout_s,
+                                     verify=default_context()) as client:
             response = await client.post(f"{url}/api/show", json={"model": model})
     except httpx.HTTPError:
         return None

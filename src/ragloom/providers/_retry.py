@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from ragloom.providers._drive import Core, adrive, drive
+from ragloom.providers._tls import default_context
 
 __all__ = ["RETRY_STATUSES", "AsyncRetryTransport", "RetryTransport", "backoff_delay"]
 
@@ -178,7 +179,7 @@ class RetryTransport(_RetryPolicy, httpx.BaseTransport):
 
     @staticmethod
     def _default_inner() -> httpx.BaseTransport:
-        return httpx.HTTPTransport()
+        return httpx.HTTPTransport(verify=default_context())
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, retrying 429/5xx answers and dropped connections."""
@@ -203,7 +204,7 @@ class AsyncRetryTransport(_RetryPolicy, httpx.AsyncBaseTransport):
 
     @staticmethod
     def _default_inner() -> httpx.AsyncBaseTransport:
-        return httpx.AsyncHTTPTransport()
+        return httpx.AsyncHTTPTransport(verify=default_context())
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, retrying 429/5xx answers and dropped connections."""

@@ -41,6 +41,7 @@ import httpx
 
 from ragloom.providers._drive import Core, adrive, drive
 from ragloom.providers._queue import ServerQueue
+from ragloom.providers._tls import default_context
 
 __all__ = ["AsyncServerTransport", "Server", "ServerQueue", "ServerTransport",
            "StreamInterrupted", "parse_urls", "server_pool"]
@@ -299,6 +300,11 @@ class _AsyncIO:
         return await self.transport.inner.handle_async_request(request)
 
 
+def _shared_tls(http: Any) -> dict[str, Any]:
+    """The process's one TLS context, for httpx transports (httpx2's build their own)."""
+    return {"verify": default_context()} if http is httpx else {}
+
+
 class ServerTransport(httpx.BaseTransport):
     """A sync transport: wait for the server's turn, send, fail over if it does not answer.
 
@@ -312,7 +318,8 @@ class ServerTransport(httpx.BaseTransport):
         self.router = _Router(servers)
         self.http = http
         """The httpx-like module of the client using this transport (httpx or httpx2)."""
-        self.inner = inner if inner is not None else http.HTTPTransport()
+        self.inner = inner if inner is not None else http.HTTPTransport(
+            **_shared_tls(http))
         self._io = _SyncIO(self)
 
     def handle_request(self, request: Any) -> Any:
@@ -338,7 +345,8 @@ class AsyncServerTransport(httpx.AsyncBaseTransport):
     def __init__(self, servers: list[Server], inner: Any = None, *, http: Any = httpx) -> None:
         self.router = _Router(servers)
         self.http = http
-        self.inner = inner if inner is not None else http.AsyncHTTPTransport()
+        self.inner = inner if inner is not None else http.AsyncHTTPTransport(
+            **_shared_tls(http))
         self._io = _AsyncIO(self)
 
     async def handle_async_request(self, request: Any) -> Any:
