@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,10 @@ def ingest(paths: list[Path], config: Path | None, prune: bool, glob: list[str] 
              if value is not None}
     access = run(lambda: Access.parse(given, where="--tenant/--group/--classification")
                   ) if given else None
+    # The process ends after this command: what the imports built lives to the end, so
+    # the garbage collector's full passes need not scan it again and again (0.05-0.1 s
+    # of a 2,000-chunk ingest, whose vectors churn the young generations).
+    gc.freeze()
     with _ingest_progress() as on_progress:
         try:
             report = run(lambda: run_ingest([str(p) for p in paths], cfg, prune=prune, glob=glob,
