@@ -65,6 +65,9 @@ ENGLISH_STOP_WORDS: frozenset[str] = frozenset(
 # ("don't", "o'clock") so the stop list and the stemmer see the real word.
 # Underscores split words, so `api_key` matches "API key".
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_ASCII_WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
+"""`_WORD` on lowercased ASCII text, where `[^\\W_]` is `[a-z0-9]`: the same words,
+found in half the time (a literal class instead of a Unicode category test)."""
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\uff07": "'"})
 _UNSEEN = -1  # term ids are unsigned
 _CACHE_WORDS = 200_000  # bounded: a corpus's vocabulary, not its text
@@ -173,10 +176,10 @@ class BM25SparseEmbeddings:
             self._stem(word) for word in _WORD.findall(normalized) if word not in self.stop_words
         ]
 
-    def _term_ids(self, text: str) -> list[int]:
-        """The term ids of `text`'s stems in order, stop words removed."""
+    def _lookup(self, text: str) -> list[int | None]:
+        """The term id of each word of `text` in order, None for a stop word."""
         if text.isascii():  # NFKC and the apostrophe table leave ASCII as it is
-            words = _WORD.findall(text.lower())
+            words = _ASCII_WORD.findall(text.lower())
         else:
             words = _WORD.findall(
                 unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).casefold())
@@ -189,7 +192,11 @@ class BM25SparseEmbeddings:
                 known.update(fresh)
             ids = [fresh[word] if term == _UNSEEN else term
                    for word, term in zip(words, ids, strict=True)]
-        return [term for term in ids if term is not None]
+        return ids
+
+    def _term_ids(self, text: str) -> list[int]:
+        """The term ids of `text`'s stems in order, stop words removed."""
+        return [term for term in self._lookup(text) if term is not None]
 
     def embed_documents(self, texts: list[str]) -> list[SparseVector]:
         """BM25 term-frequency weights of each text, sorted by term id.
@@ -200,14 +207,20 @@ class BM25SparseEmbeddings:
 
         """
         vectors = []
-        k1, saturation = self.k1, self.k1 + 1.0
+        k1, b, avgdl, saturation = self.k1, self.b, self.avgdl, self.k1 + 1.0
         for text in texts:
-            ids = self._term_ids(text)
-            # Different stems whose hashes collide count as one term: indices must be unique.
+            ids = self._lookup(text)
+            # Counted in C, stop words (None) included and then taken out: no loop over
+            # the words in Python. Different stems whose hashes collide count as one
+            # term: indices must be unique.
             counts = Counter(ids)
-            norm = k1 * (1.0 - self.b + self.b * len(ids) / self.avgdl)
-            indices = sorted(counts)
-            values = [tf * saturation / (tf + norm) for tf in map(counts.__getitem__, indices)]
+            length = len(ids) - counts.pop(None, 0)
+            norm = k1 * (1.0 - b + b * length / avgdl)
+            indices: list[int] = sorted(counts)  # type: ignore[arg-type]  # None is gone
+            # A text has few distinct frequencies: each weight computed once, the same
+            # expression (and so the same float) as one computed per term.
+            weight = {tf: tf * saturation / (tf + norm) for tf in set(counts.values())}
+            values = list(map(weight.__getitem__, map(counts.__getitem__, indices)))
             # Built without validation: sorted unique ints and floats by construction.
             vectors.append(SparseVector(indices=indices, values=values))
         return vectors

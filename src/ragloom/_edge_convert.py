@@ -98,11 +98,13 @@ def _with(value: Any) -> Any:
 
 
 def _vector(value: Any) -> Any:
+    if isinstance(value, list):  # a dense vector, the commonest: passed as it is
+        return value
     if isinstance(value, dict):
-        return {name: _vector(v) for name, v in value.items()}
+        return {name: v if isinstance(v, list) else _vector(v) for name, v in value.items()}
     if _kind(value) == "SparseVector":  # ragloom's, qdrant-client's or langchain-qdrant's
         return qe.SparseVector(value.indices, value.values)
-    return value if isinstance(value, list) else list(value)
+    return list(value)
 
 
 def _out_vector(value: Any) -> Any:

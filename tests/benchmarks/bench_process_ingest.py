@@ -14,7 +14,7 @@ default chunk size 1000 / overlap 150) is ingested by the CLI into the default E
    `qdrant_client` were imported.
 
 Run: python -m tests.benchmarks.bench_process_ingest [--files 500] [--latency-ms 75]
-     [--runs 3] [--src DIR [--src DIR2]]
+     [--runs 3] [--src DIR [--src DIR2]] [--max-concurrency N]
 (DIR: the ragloom sources to measure, default ./src; with two, runs alternate between them
 so that the machine's load hits both alike.)
 """
@@ -187,6 +187,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--src", action="append",
                         help="ragloom sources to measure (repeat to compare: runs alternate)")
+    parser.add_argument("--max-concurrency", type=int, default=None,
+                        help="embeddings.max_concurrency for every run (default: ragloom's)")
     args = parser.parse_args()
     sources = args.src or [str(Path(__file__).resolve().parents[2] / "src")]
     with tempfile.TemporaryDirectory() as tmp, embedder(args.latency_ms / 1000) as (url, srv):
@@ -196,7 +198,7 @@ def main() -> None:
             src: {"first": [], "again": [], "help": []} for src in sources}
         for run in range(args.runs):
             for n, src in enumerate(sources):  # alternating: the machine's load hits all alike
-                env = _env(src, url)
+                env = _env(src, url, args.max_concurrency)
                 work = Path(tmp) / f"run{run}-{n}"
                 work.mkdir()
                 rows: dict[str, list[dict[str, Any]]] = results[src]
@@ -210,24 +212,30 @@ def main() -> None:
             work = Path(tmp) / f"imports-{n}"
             work.mkdir()
             results[src]["imports"] = [
-                run_cli(["ingest", str(corpus)], _env(src, url), work, importtime=True)]
+                run_cli(["ingest", str(corpus)], _env(src, url, args.max_concurrency), work,
+                        importtime=True)]
             results[src]["help imports"] = [
                 run_cli(["ingest", "--help"], _env(src, url), work, importtime=True)]
         for src in sources:
             _print(src, results[src], args)
 
 
-def _env(src: str, url: str) -> dict[str, str]:
+def _env(src: str, url: str, max_concurrency: int | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGLOOM_")}
-    env.update(PYTHONPATH=src, RAGLOOM_EMBEDDINGS__BASE_URL=url,
+    # Absolute: the CLI runs in a work folder, where a relative `--src` would name
+    # nothing and the installed ragloom would be measured instead.
+    env.update(PYTHONPATH=str(Path(src).resolve()), RAGLOOM_EMBEDDINGS__BASE_URL=url,
                RAGLOOM_EMBEDDINGS__MODEL="all-minilm", NO_COLOR="1", COLUMNS="100")
+    if max_concurrency is not None:
+        env["RAGLOOM_EMBEDDINGS__MAX_CONCURRENCY"] = str(max_concurrency)
     return env
 
 
 def _print(src: str, results: dict[str, list[dict[str, Any]]], args: Any) -> None:
     first = results["first"][0]
     print(f"== sources {src}: {args.files} files, {first['chunks']} chunks, {first['requests']}"
-          f" embed requests; embedder {args.latency_ms:.0f} ms/request; default (edge) store")
+          f" embed requests; embedder {args.latency_ms:.0f} ms/request; default (edge) store;"
+          f" max_concurrency {args.max_concurrency or 'default'}")
     for name, rows in results.items():
         walls = [r["wall_s"] for r in rows]
         line = (f"{name:12s} wall median {statistics.median(walls):.2f} s, min {min(walls):.2f}"
