@@ -43,7 +43,8 @@ LlamaIndex is not a ragloom dependency: install it into its own venv, e.g.
         llama-index-embeddings-ollama -c <(grep qdrant-client .ci/constraints.txt)
 (the same qdrant-client as ragloom's). Then, from the repository root:
     python -m tests.benchmarks.bench_vs_llamaindex [--files 500] [--latency-ms 75]
-        [--pooled-vectors] [--runs 3] [--src DIR] [--llamaindex-python PATH] [--li-configs NAME,...]
+        [--pooled-vectors] [--ragloom-batch-size N] [--runs 3] [--src DIR]
+        [--llamaindex-python PATH] [--li-configs NAME,...]
 (`--llamaindex-python`: the interpreter that has LlamaIndex, default this one; ragloom
 runs under this interpreter with `--src` (default ./src) first on PYTHONPATH.)
 """
@@ -172,6 +173,9 @@ def main() -> None:
                         help="the ragloom sources to measure (./src)")
     parser.add_argument("--llamaindex-python", default=sys.executable,
                         help="interpreter with LlamaIndex installed (this one)")
+    parser.add_argument("--ragloom-batch-size", type=int, action="append", default=[],
+                        help="also run ragloom at the defaults but this embeddings.batch_size"
+                             " (repeatable), e.g. 2048, the batching of LlamaIndex's sync-b2048")
     parser.add_argument("--li-configs", default=",".join(LI_CONFIGS),
                         help=f"LlamaIndex configurations to try ({','.join(LI_CONFIGS)})")
     args = parser.parse_args()
@@ -222,6 +226,9 @@ def main() -> None:
             lambda run: ragloom(run, "ragloom default", {}),
             lambda run: ragloom(run, "ragloom max_concurrency 4",
                                 {"RAGLOOM_EMBEDDINGS__MAX_CONCURRENCY": "4"}),
+            *(functools.partial(ragloom, key=f"ragloom batch_size {b}",
+                                extra={"RAGLOOM_EMBEDDINGS__BATCH_SIZE": str(b)})
+              for b in args.ragloom_batch_size),
             *(functools.partial(llamaindex, name=n) for n in names)]
         for run in range(args.runs):
             # Alternating, and starting each round one job later: a burst of load on the
