@@ -24,12 +24,14 @@ def docs(*texts: str) -> list[Document]:
     return [Document(text, metadata={"source": f"s{n}.md"}) for n, text in enumerate(texts)]
 
 
-def chain_for(replies: list[str], pages: list[Document], **answer: Any) -> tuple[Any, Any]:
+def chain_for(replies: list[str], pages: list[Document], *,
+              model_class: type[FakeListChatModel] = FakeListChatModel,
+              **answer: Any) -> tuple[Any, Any]:
     cfg = RagConfig(qdrant={"location": ":memory:", "collection": f"c_{uuid.uuid4().hex[:8]}"},
                     answer={"min_relevance": None, **answer})
     store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=8))
     store.add_documents(pages)
-    model = FakeListChatModel(responses=replies)
+    model = model_class(responses=replies)
     return build_rag_chain(cfg, llm=model, retriever=build_retriever(cfg, store)), model
 
 
@@ -175,15 +177,11 @@ class _KwargsSeen(FakeListChatModel):
 def test_a_passed_in_model_gets_no_ollama_format_argument() -> None:
     # cfg.llm.provider says ollama, but the model passed in may be any provider: an
     # OpenAI-compatible server would reject `format`.
-    pages = docs("The siege of Sainte-Ange lasted forty days.")
-    cfg = RagConfig(qdrant={"location": ":memory:", "collection": f"c_{uuid.uuid4().hex[:8]}"},
-                    answer={"min_relevance": None, "self_check": True})
-    store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=8))
-    store.add_documents(pages)
     _KwargsSeen.seen = []
-    model = _KwargsSeen(responses=[
-        "Forty days [1].", '{"answer_is_stated": true, "sources_disagree": false}'])
-    chain = build_rag_chain(cfg, llm=model, retriever=build_retriever(cfg, store))
+    chain, _ = chain_for(["Forty days [1].",
+                          '{"answer_is_stated": true, "sources_disagree": false}'],
+                         docs("The siege of Sainte-Ange lasted forty days."),
+                         model_class=_KwargsSeen, self_check=True)
     assert chain.invoke("How long was the siege of Sainte-Ange?")["checks"]["mode_by"] == \
         "self_check"
     assert len(_KwargsSeen.seen) == 2
@@ -218,15 +216,11 @@ def test_the_self_check_goes_through_the_api_the_chain_was_called_with(how: str)
     # ainvoke and astream must not block the event loop on a synchronous model call.
     import asyncio
 
-    pages = docs("The siege of Sainte-Ange lasted forty days.")
-    cfg = RagConfig(qdrant={"location": ":memory:", "collection": f"c_{uuid.uuid4().hex[:8]}"},
-                    answer={"min_relevance": None, "self_check": True})
-    store = build_vector_store(cfg, embeddings=DeterministicFakeEmbedding(size=8))
-    store.add_documents(pages)
     _APISeen.seen = []
-    model = _APISeen(responses=[
-        "Forty days [1].", '{"answer_is_stated": false, "sources_disagree": false}'])
-    chain = build_rag_chain(cfg, llm=model, retriever=build_retriever(cfg, store))
+    chain, _ = chain_for(["Forty days [1].",
+                          '{"answer_is_stated": false, "sources_disagree": false}'],
+                         docs("The siege of Sainte-Ange lasted forty days."),
+                         model_class=_APISeen, self_check=True)
     question = "How long was the siege of Sainte-Ange?"
 
     async def collect_astream() -> list[dict[str, Any]]:
