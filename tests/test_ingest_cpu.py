@@ -1,6 +1,5 @@
-"""The ingest's CPU cuts of issue 22 keep every stored byte the same.
+"""The ingest's CPU cuts of issue 22:
 
-- chunk ids: the hand-rolled UUIDv5 equals `uuid.uuid5` for any source, index and text;
 - loader entry points: a distribution's name (a METADATA parse each time) is read once
   per distribution, not once per entry point (fails on main: 3 reads);
 - the CLI's ingest freezes what the imports built out of the garbage collector's
@@ -10,9 +9,6 @@
 from __future__ import annotations
 
 import gc
-import hashlib
-import random
-import uuid
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,22 +16,6 @@ import pytest
 import typer
 
 from ragloom import _formats
-from ragloom._loaders import CHUNK_NAMESPACE, chunk_id
-
-
-def _uuid5_id(source: str, index: int, text: str) -> str:
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    return str(uuid.uuid5(CHUNK_NAMESPACE, f"{source}\0{index}\0{digest}"))
-
-
-def test_chunk_ids_are_uuid5() -> None:
-    rng = random.Random(5)
-    for index in range(3000):
-        source = "".join(chr(rng.randint(32, 0xD7FF)) for _ in range(rng.randint(0, 24)))
-        text = "".join(chr(rng.randint(1, 0xD7FF)) for _ in range(rng.randint(0, 60)))
-        assert chunk_id(source, index, text) == _uuid5_id(source, index, text)
-    assert chunk_id("docs/a.md", 0, "") == _uuid5_id("docs/a.md", 0, "")
-    assert uuid.UUID(chunk_id("a", 1, "b")).version == 5
 
 
 class _Dist:

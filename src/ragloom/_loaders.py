@@ -47,7 +47,6 @@ __all__ = [
 
 CHUNK_NAMESPACE = uuid.UUID("bcdb032d-3792-586e-be8c-5b7503013096")
 """UUIDv5 namespace of chunk point ids: uuid5(NAMESPACE_URL, ragloom.invalid/chunk-id)."""
-_NAMESPACE_BYTES = CHUNK_NAMESPACE.bytes
 MISSING = "no such file or directory"
 MAX_LABEL = 256
 """Longest metadata string kept on a chunk (a header, a title): every chunk carries a copy."""
@@ -63,14 +62,7 @@ def chunk_id(source: str, index: int, text: str) -> str:
 
     """
     digest = hashlib.sha256(text.encode()).hexdigest()
-    # `str(uuid.uuid5(CHUNK_NAMESPACE, name))` without the `UUID` object (a third of an
-    # ingest's id cost): SHA-1 of namespace + name, version 5 and RFC 4122 variant bits.
-    raw = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{source}\0{index}\0{digest}".encode(),
-                                 usedforsecurity=False).digest()[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return str(uuid.uuid5(CHUNK_NAMESPACE, f"{source}\0{index}\0{digest}"))
 
 
 def is_under(source: str, root: str) -> bool:
