@@ -81,3 +81,18 @@ async def test_an_answer_that_is_not_ollamas_is_provider_unavailable(answer: byt
     assert "http://ollama:11434" in str(info.value) and "not Ollama's answer" in str(info.value)
     with pytest.raises(ProviderUnavailable, match="not Ollama's answer"):
         await model.aembed_documents(["x"])
+
+
+async def test_an_ollama_client_without_its_private_request_uses_the_public_embed(
+        monkeypatch: pytest.MonkeyPatch, bodies: list[dict[str, Any]]) -> None:
+    # `_request_raw` is private to `ollama`: a version without it still embeds, the same.
+    import ragloom.providers._ollama_embeddings as module
+
+    fast = _embedder(_answering(bodies))
+    texts = ["one", "three"]
+    expected = fast.embed_documents(texts)
+    monkeypatch.setattr(module, "_raw_post", lambda client: None)
+    slow = _embedder(_answering(bodies))
+    assert slow.embed_documents(texts) == expected
+    assert await slow.aembed_documents(texts) == expected
+    assert bodies[0] == bodies[1] == bodies[2]

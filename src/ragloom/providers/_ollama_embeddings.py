@@ -17,7 +17,6 @@ from typing import Any, Literal
 import httpx
 import ollama
 from langchain_ollama import OllamaEmbeddings
-from ollama._types import EmbedRequest
 from pydantic import PrivateAttr
 
 from ragloom.config import ollama_url
@@ -212,8 +211,23 @@ def _json_loads() -> Callable[[bytes], Any]:
 _loads = _json_loads()
 
 
+def _raw_post(client: Any) -> Any:
+    """The client's `_request_raw` (private in `ollama`), or None where this version lacks it.
+
+    Without it (or `EmbedRequest`), `send` falls back to the client's public `embed`: the
+    same request, read slower.
+    """
+    try:
+        from ollama._types import EmbedRequest  # noqa: F401
+    except ImportError:  # pragma: no cover - depends on the installed ollama
+        return None
+    return getattr(client, "_request_raw", None)
+
+
 def _embed_body(model: RagloomOllamaEmbeddings, texts: list[str]) -> dict[str, Any]:
     """The `/api/embed` body the `ollama` client's `embed` sends, built the same way."""
+    from ollama._types import EmbedRequest
+
     return EmbedRequest(model=model.model, input=texts,
                         **model._embed_kwargs()).model_dump(exclude_none=True)
 
@@ -255,8 +269,10 @@ class _SyncIO:
         model = self.model
         assert model._client is not None  # built by OllamaEmbeddings' validator
         # The client's `embed`, less its slow answer parsing: same request, same errors.
-        return _vectors(model, model._client._request_raw(  # type: ignore[no-untyped-call]
-            "POST", "/api/embed", json=_embed_body(model, texts)))
+        if (post := _raw_post(model._client)) is None:
+            response = model._client.embed(model.model, texts, **model._embed_kwargs())
+            return [list(v) for v in response["embeddings"]]
+        return _vectors(model, post("POST", "/api/embed", json=_embed_body(model, texts)))
 
 
 class _AsyncIO:
@@ -281,5 +297,9 @@ class _AsyncIO:
     async def send(self, texts: list[str]) -> list[list[float]]:
         model = self.model
         assert model._async_client is not None
-        return _vectors(model, await model._async_client._request_raw(  # type: ignore[no-untyped-call]
-            "POST", "/api/embed", json=_embed_body(model, texts)))
+        if (post := _raw_post(model._async_client)) is None:
+            response = await model._async_client.embed(model.model, texts,
+                                                       **model._embed_kwargs())
+            return [list(v) for v in response["embeddings"]]
+        return _vectors(model, await post("POST", "/api/embed",
+                                          json=_embed_body(model, texts)))
