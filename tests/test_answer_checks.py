@@ -238,3 +238,13 @@ def test_the_self_check_goes_through_the_api_the_chain_was_called_with(how: str)
     assert result["checks"]["mode_by"] == "self_check" and result["mode"] == "abstained"
     expected = "async" if how.startswith("a") else "sync"
     assert _APISeen.seen[-1] == expected, _APISeen.seen
+
+
+@pytest.mark.parametrize("reply", ["", "How long was the siege of Sainte-Ange?"])
+def test_an_answer_the_answer_check_rejects_costs_no_self_check_call(reply: str) -> None:
+    chain, model = chain_for([reply, '{"answer_is_stated": true, "sources_disagree": false}'],
+                             docs("The siege of Sainte-Ange lasted forty days."),
+                             self_check=True)
+    result = chain.invoke("How long was the siege of Sainte-Ange?")
+    assert result["checks"]["mode_by"] == "answer_check"
+    assert model.i == 1  # the answer only: no second call

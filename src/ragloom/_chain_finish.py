@@ -59,6 +59,24 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
             reader.prefix = f"{settings.disputed_text.rstrip('.')}: {sides}. "
         return reader
 
+    def _guarded(self, state: dict[str, Any], reader: _Reader) -> None:
+        """Run the answer guards on the finished answer.
+
+        Before the self-check, which they may make needless (an empty answer, one that
+        repeats the prompt).
+        """
+        final = {**state, "answer": reader.cites.text}
+        for guard in self.guards:
+            final = guard.after_model(final)
+
+    def _verdict(self, state: dict[str, Any], reader: _Reader) -> _Verdict:
+        self._guarded(state, reader)
+        return reader.check(state)
+
+    async def _averdict(self, state: dict[str, Any], reader: _Reader) -> _Verdict:
+        self._guarded(state, reader)
+        return await reader.acheck(state)
+
     def _tail(self, state: dict[str, Any], head: dict[str, Any],
               reader: _Reader, verdict: _Verdict) -> dict[str, Any]:
         answer = reader.cites
@@ -67,9 +85,6 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         vault = state.get("vault")
         if isinstance(vault, Vault) and vault.counts():
             checks["redacted"] = vault.counts()
-        final = {**state, "answer": answer.text}
-        for guard in self.guards:
-            final = guard.after_model(final)
         mode, _ = reader.decide(state, verdict)
         grounded = bool(state["sources"]) and not checks.get("answer") and mode != "abstained"
         citations = answer.citations(head["sources"]) if mode != "abstained" else []
@@ -107,11 +122,11 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
 
     def _run(self, state: dict[str, Any]) -> dict[str, Any]:
         head, reader = self._read(state)
-        return self._output(state, head, reader, reader.check(state))
+        return self._output(state, head, reader, self._verdict(state, reader))
 
     async def _arun(self, state: dict[str, Any]) -> dict[str, Any]:
         head, reader = self._read(state)
-        return self._output(state, head, reader, await reader.acheck(state))
+        return self._output(state, head, reader, await self._averdict(state, reader))
 
     def invoke(self, input: dict[str, Any], config: RunnableConfig | None = None,
                **kwargs: Any) -> dict[str, Any]:
@@ -169,7 +184,7 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
         for chunk in chunks:
             yield from steps.send(chunk)
         if (ended := self._ended(steps)) is not None:
-            yield from self._last(ended, ended[2].check(ended[0]))
+            yield from self._last(ended, self._verdict(ended[0], ended[2]))
 
     async def _astream(
         self, chunks: AsyncIterator[dict[str, Any]]
@@ -180,7 +195,7 @@ class _Finish(Runnable[dict[str, Any], dict[str, Any]]):
             for out in steps.send(chunk):
                 yield out
         if (ended := self._ended(steps)) is not None:
-            for out in self._last(ended, await ended[2].acheck(ended[0])):
+            for out in self._last(ended, await self._averdict(ended[0], ended[2])):
                 yield out
 
     def transform(self, input: Iterator[dict[str, Any]], config: RunnableConfig | None = None,
